@@ -1,0 +1,21 @@
+"""The dbt project, kept apart from the @dbt_assets so `dagster-dbt project prepare-and-package
+--file lakehouse/dbt/project.py` can import it without building any assets."""
+
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from lakehouse.settings import lakehouse_env
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+DBT_TARGETS = {"local": "local", "aws": "redshift"}
+
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target=DBT_TARGETS[lakehouse_env()],
+)
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    # A fresh clone has no manifest yet; `dbt parse` makes one without touching a warehouse.
+    dbt_project.preparer.prepare(dbt_project)

@@ -1,0 +1,23 @@
+"""The lakehouse code location: every domain's definitions, bound to the environment's resources."""
+
+import dagster as dg
+
+from lakehouse import tickit
+from lakehouse.resources import resources_for_env
+
+rebuild_everything = dg.define_asset_job(
+    "rebuild_everything",
+    selection=dg.AssetSelection.all(),
+    description="Materializes every asset of the lakehouse, from raw data to marts.",
+)
+
+defs = dg.Definitions.merge(
+    tickit.defs,
+    dg.Definitions(
+        jobs=[rebuild_everything],
+        resources=resources_for_env(),
+        # Steps are thin drivers of dbt, DuckDB or Spark; a subprocess per step would spend more
+        # time importing dagster and dbt (~7 s each) than most steps take.
+        executor=dg.in_process_executor,
+    ),
+)

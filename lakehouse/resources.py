@@ -1,0 +1,44 @@
+"""Resources per environment: the only place where `local` and `aws` differ.
+
+Resource keys: `lake` (object storage) and `dbt` (the dbt CLI on the environment's target).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+from dagster_dbt import DbtCliResource
+
+from lakehouse.dbt.project import DBT_TARGETS, dbt_project
+from lakehouse.settings import check_aws_environment, lakehouse_env, lakehouse_home
+from lakehouse.storage import LocalObjectStore, S3ObjectStore
+
+
+def local_resources() -> dict[str, object]:
+    home = lakehouse_home()
+    return {
+        "lake": LocalObjectStore(root=str(home / "lake")),
+        "dbt": DbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["local"]),
+    }
+
+
+def aws_resources() -> dict[str, object]:
+    check_aws_environment()
+    s3 = S3Resource(
+        region_name=dg.EnvVar("AWS_REGION"),
+        # Unset in AWS; set to use MinIO or another S3-compatible server.
+        endpoint_url=dg.EnvVar("AWS_ENDPOINT_URL_S3").get_value() or None,
+    )
+    return {
+        "lake": S3ObjectStore(
+            bucket=dg.EnvVar("LAKEHOUSE_S3_BUCKET"),
+            prefix=dg.EnvVar("LAKEHOUSE_S3_PREFIX").get_value() or "",
+            s3=s3,
+        ),
+        "dbt": DbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["aws"]),
+    }
+
+
+def resources_for_env(env: str | None = None) -> dict[str, object]:
+    env = env or lakehouse_env()
+    return {"local": local_resources, "aws": aws_resources}[env]()

@@ -1,0 +1,53 @@
+"""The one switch between environments, and where the embedded default keeps its data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENVIRONMENTS = ("local", "aws")
+
+# Variables `aws` cannot run without. AWS credentials themselves come from boto3's default
+# chain (instance profile, AWS_PROFILE or AWS_ACCESS_KEY_ID/...), so they are not listed.
+AWS_REQUIRED = (
+    "AWS_REGION",
+    "LAKEHOUSE_S3_BUCKET",
+    "REDSHIFT_HOST",
+    "REDSHIFT_USER",
+    "REDSHIFT_PASSWORD",
+    "REDSHIFT_SPECTRUM_ROLE_ARN",
+)
+
+
+class LakehouseConfigError(Exception):
+    """Raised at load time so a misconfigured deployment fails before any asset runs."""
+
+
+def lakehouse_env() -> str:
+    env = os.environ.get("LAKEHOUSE_ENV", "local").strip() or "local"
+    if env not in ENVIRONMENTS:
+        raise LakehouseConfigError(
+            f"LAKEHOUSE_ENV={env!r} is not a known environment; use one of: "
+            + ", ".join(ENVIRONMENTS)
+        )
+    return env
+
+
+def lakehouse_home() -> Path:
+    """LAKEHOUSE_HOME (default ./.lakehouse), made absolute and exported.
+
+    dbt runs as a subprocess with its own working directory, so its profile must see the
+    same absolute path the Dagster process resolved.
+    """
+    home = Path(os.environ.get("LAKEHOUSE_HOME") or ".lakehouse").expanduser().resolve()
+    os.environ["LAKEHOUSE_HOME"] = str(home)
+    return home
+
+
+def check_aws_environment() -> None:
+    missing = [name for name in AWS_REQUIRED if not os.environ.get(name)]
+    if missing:
+        raise LakehouseConfigError(
+            "LAKEHOUSE_ENV=aws needs these environment variables, which are not set: "
+            + ", ".join(missing)
+        )
