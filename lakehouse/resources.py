@@ -1,6 +1,7 @@
 """Resources per environment: the only place where `local` and `aws` differ.
 
-Resource keys: `lake` (object storage) and `dbt` (the dbt CLI on the environment's target).
+Resource keys: `lake` (object storage), `dbt` (the dbt CLI on the environment's target) and
+`warehouse` (where the dbt models live).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dagster_dbt import DbtCliResource
 from lakehouse.dbt.project import DBT_TARGETS, dbt_project
 from lakehouse.settings import check_aws_environment, lakehouse_env, lakehouse_home
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
+from lakehouse.warehouse import DuckDBWarehouse, RedshiftWarehouse
 
 
 def local_resources() -> dict[str, object]:
@@ -19,6 +21,7 @@ def local_resources() -> dict[str, object]:
     return {
         "lake": LocalObjectStore(root=str(home / "lake")),
         "dbt": DbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["local"]),
+        "warehouse": DuckDBWarehouse(path=str(home / "warehouse.duckdb")),
     }
 
 
@@ -36,6 +39,13 @@ def aws_resources() -> dict[str, object]:
             s3=s3,
         ),
         "dbt": DbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["aws"]),
+        "warehouse": RedshiftWarehouse(
+            host=dg.EnvVar("REDSHIFT_HOST"),
+            port=int(dg.EnvVar("REDSHIFT_PORT").get_value() or 5439),
+            database=dg.EnvVar("REDSHIFT_DATABASE").get_value() or "demo",
+            user=dg.EnvVar("REDSHIFT_USER"),
+            password=dg.EnvVar("REDSHIFT_PASSWORD"),
+        ),
     }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class S3ObjectStore(ObjectStore):
     bucket: str
     prefix: str = ""
     s3: S3Resource
+    _client: object = PrivateAttr(default=None)
 
     @property
     def root_uri(self) -> str:
@@ -162,15 +164,18 @@ class S3ObjectStore(ObjectStore):
         key = check_key(key)
         return f"{self.prefix.strip('/')}/{key}" if self.prefix.strip("/") else key
 
-    def _client(self):
-        return self.s3.get_client()
+    def client(self):
+        # One client per store: building a boto3 client costs far more than a request.
+        if self._client is None:
+            self._client = self.s3.get_client()
+        return self._client
 
     def put_bytes(self, key: str, data: bytes) -> None:
         # A single PUT is atomic on S3: readers never see a partial object.
-        self._client().put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        self.client().put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
     def get_bytes(self, key: str) -> bytes:
-        client = self._client()
+        client = self.client()
         try:
             return client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except client.exceptions.NoSuchKey as e:
@@ -178,7 +183,7 @@ class S3ObjectStore(ObjectStore):
 
     def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         root = f"{self.prefix.strip('/')}/" if self.prefix.strip("/") else ""
-        paginator = self._client().get_paginator("list_objects_v2")
+        paginator = self.client().get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
             for obj in page.get("Contents", []):
                 yield ObjectInfo(
@@ -188,7 +193,7 @@ class S3ObjectStore(ObjectStore):
                 )
 
     def delete(self, key: str) -> None:
-        self._client().delete_object(Bucket=self.bucket, Key=self._key(key))
+        self.client().delete_object(Bucket=self.bucket, Key=self._key(key))
 
 
 def store_for_uri(uri: str, endpoint_url: str | None = None) -> ObjectStore:

@@ -18,6 +18,7 @@ from lakehouse.storage import ObjectStore
 from lakehouse.tickit.generator import generate
 from lakehouse.tickit.tables import TABLES, raw_key
 from lakehouse.tickit.validate import validate_raw_file
+from lakehouse.warehouse import Warehouse
 
 OWNERS = ["team:data-platform"]
 DBT_GROUPS = {
@@ -123,6 +124,30 @@ class TickitDbtTranslator(DagsterDbtTranslator):
         settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
     ),
 )
-def tickit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore):
+def tickit_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore, warehouse: Warehouse
+):
     """Staging, intermediate and mart models of the TICKIT dbt project; dbt tests are checks."""
-    yield from dbt.cli(["build", *dbt_vars(lake)], context=context).stream().fetch_row_counts()
+    invocation = dbt.cli(["build", *dbt_vars(lake)], context=context)
+    events = list(invocation.stream())
+    yield from with_row_counts(events, invocation.manifest, warehouse)
+
+
+def with_row_counts(events, manifest: Mapping[str, Any], warehouse: Warehouse):
+    """Adds dagster/row_count to each built table, counted once dbt has released the warehouse.
+
+    (dagster-dbt's fetch_row_counts keeps a DuckDB handle open in this process, which locks
+    out the next dbt command of the run.)
+    """
+    tables = {}
+    for event in events:
+        if isinstance(event, dg.Output):
+            node = manifest["nodes"][event.metadata["unique_id"].value]
+            if node["config"]["materialized"] in ("table", "incremental"):
+                tables[event.output_name] = (node["schema"], node["alias"])
+    counts = warehouse.row_counts(list(tables.values()))
+    for event in events:
+        if isinstance(event, dg.Output) and event.output_name in tables:
+            count = counts[tables[event.output_name]]
+            event = event.with_metadata({**event.metadata, "dagster/row_count": count})
+        yield event

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from lakehouse.storage import ObjectStore
@@ -36,7 +38,8 @@ def validate_raw_file(store: ObjectStore, table: str) -> int:
             raise RawFileError(f"{uri}, line 1: header is {first!r}, expected {header(table)!r}")
         con = duckdb.connect()
         try:
-            sql = f"select count(*) from {read_csv_sql('$path', table)}"  # noqa: S608 - spec-built
+            # count(columns(*)) makes DuckDB convert every field, not only count lines.
+            sql = f"select count(*), count(columns(*)) from {read_csv_sql('$path', table)}"  # noqa: S608
             return con.execute(sql, {"path": str(path)}).fetchone()[0]
         except duckdb.Error as e:
             raise RawFileError(f"{uri}: {_summary(str(e))}") from None
@@ -47,6 +50,7 @@ def validate_raw_file(store: ObjectStore, table: str) -> int:
 def _summary(message: str) -> str:
     """DuckDB's CSV error up to its list of fixes: the line number, the line and what is wrong."""
     lines = []
+    message = re.sub(r"^[A-Za-z ]+ Error: ", "", message)  # DuckDB's exception class name
     for line in message.splitlines():
         if line.startswith(("Possible fixes", "Possible solutions")) or not line.strip():
             break
