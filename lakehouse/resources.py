@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
-from dagster_dbt import DbtCliResource
 
 from lakehouse.dbt.project import DBT_TARGETS, dbt_project
+from lakehouse.dbt.resource import LakehouseDbtCliResource
 from lakehouse.settings import check_aws_environment, lakehouse_env, lakehouse_home
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
 from lakehouse.warehouse import DuckDBWarehouse, RedshiftWarehouse
@@ -20,7 +20,7 @@ def local_resources() -> dict[str, object]:
     home = lakehouse_home()
     return {
         "lake": LocalObjectStore(root=str(home / "lake")),
-        "dbt": DbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["local"]),
+        "dbt": LakehouseDbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["local"]),
         "warehouse": DuckDBWarehouse(path=str(home / "warehouse.duckdb")),
     }
 
@@ -38,7 +38,7 @@ def aws_resources() -> dict[str, object]:
             prefix=dg.EnvVar("LAKEHOUSE_S3_PREFIX").get_value() or "",
             s3=s3,
         ),
-        "dbt": DbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["aws"]),
+        "dbt": LakehouseDbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["aws"]),
         "warehouse": RedshiftWarehouse(
             host=dg.EnvVar("REDSHIFT_HOST"),
             port=int(dg.EnvVar("REDSHIFT_PORT").get_value() or 5439),
