@@ -1,7 +1,7 @@
 """Resources per environment: the only place where `local` and `aws` differ.
 
-Resource keys: `lake` (object storage), `dbt` (the dbt CLI on the environment's target) and
-`warehouse` (where the dbt models live).
+Resource keys: `lake` (object storage), `dbt` (the dbt CLI on the environment's target),
+`warehouse` (where the dbt models live) and `failure_notifier` (where failed runs are reported).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dagster_aws.s3 import S3Resource
 
 from lakehouse.dbt.project import DBT_TARGETS, dbt_project
 from lakehouse.dbt.resource import LakehouseDbtCliResource
+from lakehouse.operations.resources import FailureNotifier
 from lakehouse.settings import check_aws_environment, lakehouse_env, lakehouse_home
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
 from lakehouse.warehouse import DuckDBWarehouse, RedshiftWarehouse
@@ -18,8 +19,10 @@ from lakehouse.warehouse import DuckDBWarehouse, RedshiftWarehouse
 
 def local_resources() -> dict[str, object]:
     home = lakehouse_home()
+    lake = LocalObjectStore(root=str(home / "lake"))
     return {
-        "lake": LocalObjectStore(root=str(home / "lake")),
+        "lake": lake,
+        "failure_notifier": FailureNotifier(lake=lake),
         "dbt": LakehouseDbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["local"]),
         "warehouse": DuckDBWarehouse(path=str(home / "warehouse.duckdb")),
     }
@@ -32,11 +35,17 @@ def aws_resources() -> dict[str, object]:
         # Unset in AWS; set to use MinIO or another S3-compatible server.
         endpoint_url=dg.EnvVar("AWS_ENDPOINT_URL_S3").get_value() or None,
     )
+    lake = S3ObjectStore(
+        bucket=dg.EnvVar("LAKEHOUSE_S3_BUCKET"),
+        prefix=dg.EnvVar("LAKEHOUSE_S3_PREFIX").get_value() or "",
+        s3=s3,
+    )
     return {
-        "lake": S3ObjectStore(
-            bucket=dg.EnvVar("LAKEHOUSE_S3_BUCKET"),
-            prefix=dg.EnvVar("LAKEHOUSE_S3_PREFIX").get_value() or "",
-            s3=s3,
+        "lake": lake,
+        "failure_notifier": FailureNotifier(
+            lake=lake,
+            sns_topic_arn=dg.EnvVar("LAKEHOUSE_ALERTS_SNS_TOPIC_ARN").get_value() or None,
+            region_name=dg.EnvVar("AWS_REGION"),
         ),
         "dbt": LakehouseDbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["aws"]),
         "warehouse": RedshiftWarehouse(

@@ -14,10 +14,11 @@ from dagster_dbt import (
 )
 
 from lakehouse.dbt.project import dbt_project
+from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
-from lakehouse.tickit.generator import generate
+from lakehouse.tickit.generator import GeneratorError, generate
 from lakehouse.tickit.tables import TABLES, raw_key
-from lakehouse.tickit.validate import validate_raw_file
+from lakehouse.tickit.validate import RawFileError, validate_raw_file
 from lakehouse.warehouse import Warehouse
 
 OWNERS = ["team:data-platform"]
@@ -37,12 +38,16 @@ class TickitDataConfig(dg.Config):
     group_name="tickit_raw",
     owners=OWNERS,
     kinds={"python", "s3"},
+    retry_policy=NETWORK_RETRY,
     description="The seven TICKIT tables as pipe-delimited text with a header row, under "
     "raw_tickit_data/<table>/<table>.txt, generated deterministically from a seed and a scale "
     "(scale 1 = the classic TICKIT sizes).",
 )
 def raw_tickit_data(config: TickitDataConfig, lake: ObjectStore) -> dg.MaterializeResult:
-    tables = generate(config.scale, config.seed)
+    try:
+        tables = generate(config.scale, config.seed)
+    except GeneratorError as e:
+        raise dg.Failure(str(e), allow_retries=False) from None
     for t in tables.values():
         lake.put_bytes(raw_key(t.name), t.data)
     return dg.MaterializeResult(
@@ -76,12 +81,17 @@ def dbt_vars(lake: ObjectStore) -> list[str]:
         for table in TABLES
     ],
     can_subset=True,
+    retry_policy=NETWORK_RETRY,
 )
 def tickit_external(context: dg.AssetExecutionContext, lake: ObjectStore, dbt: DbtCliResource):
     """Validates the raw files, then registers them (`dbt run-operation stage_external_sources`)."""
     selected = [key.path[-1] for key in context.selected_asset_keys]
     # Validate everything first: a malformed file must not replace a working external table.
-    rows = {table: validate_raw_file(lake, table) for table in selected}
+    try:
+        rows = {table: validate_raw_file(lake, table) for table in selected}
+    except RawFileError as e:
+        # A malformed file stays malformed: fail now, without retrying.
+        raise dg.Failure(str(e), allow_retries=False) from None
     names = " ".join(f"tickit_external.{t}" for t in selected)
     dbt.cli(
         [
@@ -120,6 +130,7 @@ class TickitDbtTranslator(DagsterDbtTranslator):
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     select="tag:tickit",
+    retry_policy=NETWORK_RETRY,
     dagster_dbt_translator=TickitDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
     ),
@@ -128,9 +139,22 @@ def tickit_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore, warehouse: Warehouse
 ):
     """Staging, intermediate and mart models of the TICKIT dbt project; dbt tests are checks."""
-    invocation = dbt.cli(["build", *dbt_vars(lake)], context=context)
+    invocation = dbt.cli(["build", *dbt_vars(lake)], context=context, raise_on_error=False)
     events = list(invocation.stream())
     yield from with_row_counts(events, invocation.manifest, warehouse)
+    if not invocation.is_successful():
+        raise dbt_failure(invocation.get_artifact("run_results.json"))
+
+
+def dbt_failure(run_results: Mapping[str, Any]) -> dg.Failure:
+    """Failed tests are facts about the data and are not retried; errors may be transient."""
+    failed = [r for r in run_results["results"] if r["status"] in ("fail", "error")]
+    errors = [r for r in failed if r["status"] == "error"]
+    names = ", ".join(r["unique_id"].split(".")[-1] for r in failed)
+    return dg.Failure(
+        f"dbt build failed: {len(failed)} node(s) failed or errored: {names}",
+        allow_retries=bool(errors) or not failed,
+    )
 
 
 def with_row_counts(events, manifest: Mapping[str, Any], warehouse: Warehouse):
