@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 # Debian packages the tests start or build with.
-DEBIAN_PACKAGES :=
+DEBIAN_PACKAGES := chromium
 
 LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 DAGSTER_HOME ?= $(LAKEHOUSE_HOME)/dagster

@@ -99,7 +99,7 @@ def test_malformed_raw_file_fails_by_name_and_line_and_keeps_the_marts(home, fir
     assert not result.success
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    message = failure.event_specific_data.error.cause.message
+    message = failure.event_specific_data.error.message
     assert f"{path}: CSV Error on Line: 5" in message
     assert "Expected Number of Columns: 10 Found: 9" in message
     assert count(home, "tickit_dbt.fct_sales") == before
