@@ -52,14 +52,6 @@ def test_dbt_tests_are_asset_checks(graph):
     assert len(list(graph.asset_check_keys)) == 75
 
 
-def test_daily_marts_schedule():
-    schedule = defs.get_schedule_def("tickit_marts_daily")
-    assert schedule.cron_schedule == "0 6 * * *"
-    ctx = dg.build_schedule_context(scheduled_execution_time=None)
-    (request,) = schedule.evaluate_tick(ctx).run_requests
-    assert request.job_name in (None, "tickit_models_job")
-
-
 def load_in_subprocess(**env):
     code = "import lakehouse.definitions"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "REDSHIFT_"))}
