@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -33,6 +34,8 @@ def test_jobs_and_schedules_are_described():
             assert job.description, job.name
     for schedule in repo.schedule_defs:
         assert schedule.description, schedule.name
+    for sensor in repo.sensor_defs:
+        assert sensor.description, sensor.name
 
 
 def test_tickit_layers(graph):
@@ -49,7 +52,8 @@ def test_tickit_layers(graph):
 
 
 def test_dbt_tests_are_asset_checks(graph):
-    assert len(list(graph.asset_check_keys)) == 75
+    dbt_checks = [k for k in graph.asset_check_keys if k.name != "freshness_check"]
+    assert len(dbt_checks) == 75
 
 
 def load_in_subprocess(**env):
@@ -77,3 +81,33 @@ def test_missing_aws_variables_are_named():
         in proc.stderr
     )
     assert "REDSHIFT_USER" not in proc.stderr.split("not set:")[-1]
+
+
+def test_invalid_schedule_cron_is_named():
+    proc = load_in_subprocess(LAKEHOUSE_TICKIT_MARTS_CRON="every day at six")
+    assert proc.returncode != 0
+    assert (
+        "LAKEHOUSE_TICKIT_MARTS_CRON='every day at six' is not a valid cron schedule" in proc.stderr
+    )
+
+
+def test_broken_workspace_yaml_is_named(tmp_path):
+    broken = tmp_path / "workspace.yaml"
+    broken.write_text("load_from:\n  - python_module: [unclosed\n")
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w",
+         str(broken)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert str(broken) in proc.stdout + proc.stderr
+
+
+def test_missing_dagster_home_is_named(tmp_path):
+    missing = tmp_path / "no-such-dir"
+    env = {**os.environ, "DAGSTER_HOME": str(missing)}
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "instance", "info"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert f'$DAGSTER_HOME "{missing}" is not a directory' in proc.stdout + proc.stderr

@@ -1,5 +1,8 @@
+import os
+
 import dagster as dg
 
+from lakehouse.settings import LakehouseConfigError
 from lakehouse.tickit.assets import tickit_dbt_models
 
 tickit_models_job = dg.define_asset_job(
@@ -9,10 +12,24 @@ tickit_models_job = dg.define_asset_job(
     "their dbt tests.",
 )
 
-tickit_marts_daily = dg.ScheduleDefinition(
-    name="tickit_marts_daily",
-    job=tickit_models_job,
-    cron_schedule="0 6 * * *",
-    execution_timezone="UTC",
-    description="Refreshes the TICKIT marts every day at 06:00 UTC, after the nightly loads.",
-)
+MARTS_CRON_VARIABLE = "LAKEHOUSE_TICKIT_MARTS_CRON"
+
+
+def marts_schedule(cron: str) -> dg.ScheduleDefinition:
+    try:
+        return dg.ScheduleDefinition(
+            name="tickit_marts_daily",
+            job=tickit_models_job,
+            cron_schedule=cron,
+            execution_timezone="UTC",
+            description="Refreshes the TICKIT marts every day (06:00 UTC unless "
+            f"{MARTS_CRON_VARIABLE} says otherwise), after the nightly loads.",
+        )
+    except dg.DagsterInvalidDefinitionError:
+        raise LakehouseConfigError(
+            f"{MARTS_CRON_VARIABLE}={cron!r} is not a valid cron schedule "
+            "(five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *')"
+        ) from None
+
+
+tickit_marts_daily = marts_schedule(os.environ.get(MARTS_CRON_VARIABLE) or "0 6 * * *")
