@@ -1,0 +1,173 @@
+"""One declarative definition per lake table, rendered as Hive DDL, Glue requests or DuckDB views.
+
+Everything that reaches SQL or a catalog request passes through the validators here: names are
+lower-case identifiers, types are Hive types, partition values carry no path or quote characters
+and locations stay inside the lake.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class CatalogError(ValueError):
+    pass
+
+
+class Format(Enum):
+    PARQUET = "parquet"
+    HUDI_COW = "hudi_cow"  # also the read-optimized view of a MoR table (`_ro`)
+    HUDI_MOR_RT = "hudi_mor_rt"  # snapshot of a MoR table, base files merged with logs (`_rt`)
+    TEXT_PIPE = "text_pipe"  # pipe-delimited text with one header line (OpenCSVSerde)
+    JSON_GZIP = "json_gzip"  # gzip JSON lines
+
+
+@dataclass(frozen=True)
+class StorageFormat:
+    input_format: str
+    output_format: str
+    serde: str
+    serde_parameters: tuple[tuple[str, str], ...] = ()
+    table_parameters: tuple[tuple[str, str], ...] = ()
+
+
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
+TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+
+STORAGE = {
+    Format.PARQUET: StorageFormat(
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        PARQUET_OUTPUT,
+        PARQUET_SERDE,
+        table_parameters=(("classification", "parquet"),),
+    ),
+    Format.HUDI_COW: StorageFormat(
+        "org.apache.hudi.hadoop.HoodieParquetInputFormat",
+        PARQUET_OUTPUT,
+        PARQUET_SERDE,
+        table_parameters=(("classification", "parquet"),),
+    ),
+    Format.HUDI_MOR_RT: StorageFormat(
+        "org.apache.hudi.hadoop.realtime.HoodieParquetRealtimeInputFormat",
+        PARQUET_OUTPUT,
+        PARQUET_SERDE,
+        table_parameters=(("classification", "parquet"),),
+    ),
+    Format.TEXT_PIPE: StorageFormat(
+        TEXT_INPUT,
+        TEXT_OUTPUT,
+        "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+        serde_parameters=(("separatorChar", "|"),),
+        table_parameters=(("classification", "csv"), ("skip.header.line.count", "1")),
+    ),
+    Format.JSON_GZIP: StorageFormat(
+        TEXT_INPUT,
+        TEXT_OUTPUT,
+        "org.openx.data.jsonserde.JsonSerDe",
+        table_parameters=(("classification", "json"), ("compressionType", "gzip")),
+    ),
+}
+
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,127}")
+_PRIMITIVE = re.compile(
+    r"(tinyint|smallint|int|integer|bigint|float|double|boolean|string|date|timestamp|binary"
+    r"|varchar\(\d{1,5}\)|char\(\d{1,3}\)|decimal\(\d{1,2},\s*\d{1,2}\))"
+)
+# Characters that would escape a partition directory or a quoted SQL/Hive literal.
+_BAD_PARTITION_CHARS = re.compile(r"[/\\'\"`\x00-\x1f=]")
+
+
+def check_identifier(name: str, what: str) -> str:
+    if not IDENTIFIER.fullmatch(name):
+        raise CatalogError(
+            f"{what} {name!r} is not a valid identifier (lower-case letters, digits and _, "
+            "not starting with a digit)"
+        )
+    return name
+
+
+def check_hive_type(type_: str, column: str) -> str:
+    normalized = type_.strip().lower()
+    if not _PRIMITIVE.fullmatch(normalized):
+        raise CatalogError(f"column {column!r}: unsupported Hive type {type_!r}")
+    return normalized
+
+
+def check_partition_value(value: str, key: str) -> str:
+    if value in ("", ".", "..") or _BAD_PARTITION_CHARS.search(value):
+        raise CatalogError(
+            f"partition {key}={value!r}: values must be non-empty and carry no path, quote, "
+            "'=' or control characters"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+    def __post_init__(self):
+        check_identifier(self.name, "column")
+        object.__setattr__(self, "type", check_hive_type(self.type, self.name))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    database: str
+    name: str
+    columns: tuple[Column, ...]
+    location: str  # a folder: local path or s3:// URI, ending in '/'
+    format: Format
+    partition_keys: tuple[Column, ...] = ()
+    description: str = ""
+    properties: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self):
+        check_identifier(self.database, "database")
+        check_identifier(self.name, "table")
+        names = [c.name for c in self.columns + self.partition_keys]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise CatalogError(f"table {self.qualified_name}: duplicate columns {dupes}")
+        if re.search(r"['\"`\\\x00-\x1f]", self.location):
+            raise CatalogError(
+                f"table {self.qualified_name}: location {self.location!r} has quote, backslash "
+                "or control characters"
+            )
+        if not self.location.endswith("/"):
+            object.__setattr__(self, "location", self.location + "/")
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.database}.{self.name}"
+
+    @property
+    def storage(self) -> StorageFormat:
+        return STORAGE[self.format]
+
+    def check_location(self, lake_root: str) -> TableSpec:
+        root = lake_root.rstrip("/") + "/"
+        if not self.location.startswith(root) or "/../" in self.location:
+            raise CatalogError(
+                f"table {self.qualified_name}: location {self.location!r} is outside the lake "
+                f"{root!r}"
+            )
+        return self
+
+    def partition_location(self, values: tuple[str, ...]) -> str:
+        """Hive-style directory of a partition: <location>key=value/... ."""
+        if len(values) != len(self.partition_keys):
+            raise CatalogError(
+                f"table {self.qualified_name}: partition {values!r} needs "
+                f"{len(self.partition_keys)} values"
+            )
+        parts = [
+            f"{k.name}={check_partition_value(v, k.name)}"
+            for k, v in zip(self.partition_keys, values, strict=True)
+        ]
+        return self.location + "/".join(parts) + "/"
