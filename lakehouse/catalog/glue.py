@@ -97,40 +97,64 @@ class GlueCatalog(dg.ConfigurableResource):
         paginator = self.client().get_paginator("get_partitions")
         return {
             tuple(p["Values"])
-            for page in paginator.paginate(DatabaseName=spec.database, TableName=spec.name)
+            for page in paginator.paginate(
+                DatabaseName=spec.database,
+                TableName=spec.name,
+                PaginationConfig={"PageSize": 1000},  # Glue's maximum
+            )
             for p in page["Partitions"]
         }
 
     def sync_partitions(self, spec: TableSpec, live: Iterable[tuple[str, ...]]) -> PartitionSync:
-        """Adds partitions the lake has and the catalog lacks, removes the reverse."""
+        """MSCK REPAIR: adds partitions the lake has and the catalog lacks, removes the reverse."""
         live = {tuple(v) for v in live}
         known = self.partitions(spec)
-        add = sorted(live - known)
-        remove = sorted(known - live)
+        added, removed = self.apply_partition_changes(spec, live - known, known - live)
+        return PartitionSync(added=added, removed=removed, live=len(live))
+
+    def apply_partition_changes(
+        self,
+        spec: TableSpec,
+        add: Iterable[tuple[str, ...]],
+        remove: Iterable[tuple[str, ...]] = (),
+    ) -> tuple[int, int]:
+        """Registers and drops the partitions a commit changed, without listing the others.
+
+        Partitions that already exist (or are already gone) are not errors: the change is
+        idempotent, so a retried sync converges.
+        """
+        add = sorted({tuple(v) for v in add})
+        remove = sorted({tuple(v) for v in remove})
         glue = self.client()
+        added = removed = 0
         for i in range(0, len(add), CREATE_BATCH):
             batch = [partition_input(spec, v) for v in add[i : i + CREATE_BATCH]]
             result = glue.batch_create_partition(
                 DatabaseName=spec.database, TableName=spec.name, PartitionInputList=batch
             )
-            _raise_errors(spec, result.get("Errors"))
+            added += len(batch) - _raise_errors(spec, result, ignore="AlreadyExistsException")
         for i in range(0, len(remove), DELETE_BATCH):
             batch = [{"Values": list(v)} for v in remove[i : i + DELETE_BATCH]]
             result = glue.batch_delete_partition(
                 DatabaseName=spec.database, TableName=spec.name, PartitionsToDelete=batch
             )
-            _raise_errors(spec, result.get("Errors"))
-        return PartitionSync(added=len(add), removed=len(remove), live=len(live))
+            removed += len(batch) - _raise_errors(spec, result, ignore="EntityNotFoundException")
+        return added, removed
 
 
 class GlueSyncError(RuntimeError):
     pass
 
 
-def _raise_errors(spec: TableSpec, errors) -> None:
+def _raise_errors(spec: TableSpec, result: dict, ignore: str) -> int:
+    """Raises on any error but `ignore`; returns how many entries were ignored."""
+    errors = result.get("Errors") or []
+    ignored = [e for e in errors if e.get("ErrorDetail", {}).get("ErrorCode") == ignore]
+    errors = [e for e in errors if e not in ignored]
     if errors:
         first = errors[0]
         raise GlueSyncError(
             f"Glue refused {len(errors)} partition(s) of {spec.qualified_name}, e.g. "
             f"{first.get('PartitionValues')}: {first.get('ErrorDetail', {}).get('ErrorMessage')}"
         )
+    return len(ignored)

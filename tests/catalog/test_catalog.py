@@ -152,3 +152,15 @@ def test_bad_input_is_named(make, message):
     with pytest.raises(CatalogError) as e:
         make()
     assert message in str(e.value)
+
+
+def test_apply_partition_changes_is_idempotent(glue):
+    catalog, _ = glue
+    spec = TableSpec("lake", "commits", (Column("v", "int"),), "s3://lake/commits/",
+                     Format.PARQUET, (Column("day", "string"),))  # fmt: skip
+    catalog.sync_table(spec)
+    assert catalog.apply_partition_changes(spec, [("a",), ("b",)]) == (2, 0)
+    # A retried sync of the same commit, plus one partition the commit emptied.
+    assert catalog.apply_partition_changes(spec, [("a",), ("b",), ("c",)], [("a",)]) == (1, 1)
+    assert catalog.apply_partition_changes(spec, [], [("a",), ("c",)]) == (0, 1)
+    assert catalog.partitions(spec) == {("b",)}
