@@ -19,7 +19,7 @@ UV := uv
 
 demo: install manifest dagster-home materialize ui
 
-test: debian-packages install manifest lint
+test: debian-packages install manifest dagster-home lint
 	$(UV) run pytest
 
 install:

@@ -94,9 +94,10 @@ def test_invalid_schedule_cron_is_named():
 def test_broken_workspace_yaml_is_named(tmp_path):
     broken = tmp_path / "workspace.yaml"
     broken.write_text("load_from:\n  - python_module: [unclosed\n")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w",
-         str(broken)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+         str(broken)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode != 0
     assert str(broken) in proc.stdout + proc.stderr
