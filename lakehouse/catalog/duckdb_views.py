@@ -25,31 +25,40 @@ def _struct(columns) -> str:
     return "{" + ", ".join(f"'{c.name}': '{duckdb_type(c.type)}'" for c in columns) + "}"
 
 
-def duckdb_view_sql(spec: TableSpec) -> str:
-    """`create or replace view` over the table's files; locations are validated by the spec."""
-    relation = f'"{spec.database}"."{spec.name}"'
-    loc = spec.location
-    hive = ""
-    if spec.partition_keys:
-        hive = f", hive_partitioning = true, hive_types = {_struct(spec.partition_keys)}"
-    if spec.format is Format.PARQUET:
-        source = f"read_parquet('{loc}**/*.parquet'{hive})"
-    elif spec.format is Format.TEXT_PIPE:
-        source = (
-            f"read_csv('{loc}**/*.txt', delim = '|', quote = '\"', escape = '\\', header = true, "
-            "auto_detect = false, strict_mode = true, null_padding = false, "
-            "dateformat = '%Y-%m-%d', timestampformat = '%Y-%m-%d %H:%M:%S', "
-            f"columns = {_struct(spec.columns)}{hive})"
-        )
-    elif spec.format is Format.JSON_GZIP:
-        source = (
-            f"read_json('{loc}**/*.gz', format = 'newline_delimited', compression = 'gzip', "
-            f"columns = {_struct(spec.columns)}{hive})"
-        )
-    else:
+def read_sql(spec: TableSpec, paths: str | None = None) -> str:
+    """The DuckDB table function reading the spec's files, typed as the catalog declares them.
+
+    `paths` is a SQL expression (e.g. a `$path` parameter); by default every file under the
+    table's location. Text follows OpenCSVSerde with separatorChar '|' and one header line.
+    """
+    pattern = {Format.PARQUET: "**/*.parquet", Format.TEXT_PIPE: "**/*.txt",
+               Format.JSON_GZIP: "**/*.gz"}.get(spec.format)  # fmt: skip
+    if pattern is None:
         raise CatalogError(
             f"table {spec.qualified_name}: a local view of a {spec.format.value} table must "
             "read through the Hudi reader (latest file slices), not over raw files"
         )
+    paths = paths or f"'{spec.location}{pattern}'"
+    hive = ""
+    if spec.partition_keys:
+        hive = f", hive_partitioning = true, hive_types = {_struct(spec.partition_keys)}"
+    if spec.format is Format.PARQUET:
+        return f"read_parquet({paths}{hive})"
+    if spec.format is Format.TEXT_PIPE:
+        return (
+            f"read_csv({paths}, delim = '|', quote = '\"', escape = '\\', header = true, "
+            "auto_detect = false, strict_mode = true, null_padding = false, "
+            "dateformat = '%Y-%m-%d', timestampformat = '%Y-%m-%d %H:%M:%S', "
+            f"columns = {_struct(spec.columns)}{hive})"
+        )
+    return (
+        f"read_json({paths}, format = 'newline_delimited', compression = 'gzip', "
+        f"columns = {_struct(spec.columns)}{hive})"
+    )
+
+
+def duckdb_view_sql(spec: TableSpec) -> str:
+    """`create or replace view` over the table's files; locations are validated by the spec."""
+    relation = f'"{spec.database}"."{spec.name}"'
     names = ", ".join(f'"{c.name}"' for c in spec.columns + spec.partition_keys)
-    return f"create or replace view {relation} as select {names} from {source}"  # noqa: S608
+    return f"create or replace view {relation} as select {names} from {read_sql(spec)}"  # noqa: S608

@@ -6,6 +6,8 @@ columns; tests/tickit/test_tables.py keeps the two in step.
 
 from __future__ import annotations
 
+from lakehouse.catalog.spec import Column, Format, TableSpec
+
 TABLES: dict[str, list[tuple[str, str]]] = {
     "category": [
         ("catid", "int"),
@@ -100,3 +102,14 @@ def scaled_rows(table: str, scale: float) -> int:
     if table in FIXED_ROWS:
         return FIXED_ROWS[table]
     return max(1, round(BASE_ROWS[table] * scale))
+
+
+def table_spec(table: str, lake_root: str) -> TableSpec:
+    """The external table tickit_external.<table> over raw_tickit_data/<table>/."""
+    return TableSpec(
+        database="tickit_external",
+        name=table,
+        columns=tuple(Column(name, type_) for name, type_ in TABLES[table]),
+        location=f"{lake_root.rstrip('/')}/raw_tickit_data/{table}/",
+        format=Format.TEXT_PIPE,
+    )

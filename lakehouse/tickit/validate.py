@@ -6,25 +6,13 @@ import re
 
 import duckdb
 
+from lakehouse.catalog.duckdb_views import read_sql
 from lakehouse.storage import ObjectStore
-from lakehouse.tickit.tables import TABLES, header, raw_key
+from lakehouse.tickit.tables import header, raw_key, table_spec
 
 
 class RawFileError(ValueError):
     pass
-
-
-def read_csv_sql(path_param: str, table: str) -> str:
-    """read_csv over pipe-delimited text with one header line, typed per the table spec.
-
-    Mirrors the DuckDB view of the `stage_external_sources` macro (OpenCSVSerde semantics).
-    """
-    columns = ", ".join(f"'{name}': '{ty}'" for name, ty in TABLES[table])
-    return (
-        f"read_csv({path_param}, delim='|', quote='\"', escape='\\', header=true, "
-        "auto_detect=false, strict_mode=true, null_padding=false, dateformat='%Y-%m-%d', "
-        f"timestampformat='%Y-%m-%d %H:%M:%S', columns={{{columns}}})"
-    )
 
 
 def validate_raw_file(store: ObjectStore, table: str) -> int:
@@ -39,7 +27,8 @@ def validate_raw_file(store: ObjectStore, table: str) -> int:
         con = duckdb.connect()
         try:
             # count(columns(*)) makes DuckDB convert every field, not only count lines.
-            sql = f"select count(*), count(columns(*)) from {read_csv_sql('$path', table)}"  # noqa: S608
+            source = read_sql(table_spec(table, store.root_uri), paths="$path")
+            sql = f"select count(*), count(columns(*)) from {source}"  # noqa: S608
             return con.execute(sql, {"path": str(path)}).fetchone()[0]
         except duckdb.Error as e:
             raise RawFileError(f"{uri}: {_summary(str(e))}") from None

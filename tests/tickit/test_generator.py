@@ -3,10 +3,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lakehouse.catalog.duckdb_views import read_sql
 from lakehouse.storage import LocalObjectStore
 from lakehouse.tickit.generator import GeneratorError, generate, main, write
-from lakehouse.tickit.tables import TABLES, header, raw_key
-from lakehouse.tickit.validate import read_csv_sql
+from lakehouse.tickit.tables import TABLES, header, raw_key, table_spec
 
 SCALE_1_ROWS = {
     "category": 11, "date": 365, "venue": 202, "event": 8_798,
@@ -19,8 +19,8 @@ def load(tmp_path, scale, seed=42):
     write(store, generate(scale, seed))
     con = duckdb.connect()
     for t in TABLES:
-        path = str(store.path(raw_key(t)))
-        con.execute(f'create view "{t}" as select * from {read_csv_sql(repr(path), t)}')
+        source = read_sql(table_spec(t, store.root_uri), repr(str(store.path(raw_key(t)))))
+        con.execute(f'create view "{t}" as select * from {source}')
     return con
 
 
