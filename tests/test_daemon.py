@@ -16,7 +16,7 @@ import dagster as dg
 from lakehouse.definitions import defs
 from lakehouse.tickit.generator import generate
 from tests.support.paths import REPO_ROOT
-from tests.support.ports import free_port
+from tests.support.ports import free_port, wait_for_http
 
 BIN = Path(sys.executable).parent
 
@@ -66,7 +66,7 @@ def test_sensor_launches_a_run_that_materializes_the_marts(tmp_path):
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        wait_for(lambda: _answers(url), 180, "the webserver")
+        wait_for_http(f"{url}/server_info", 180, proc)
         # New raw files land in the lake, as an upload to the bucket would.
         subprocess.run(
             [BIN / "lakehouse-tickit-gen", "--scale", "0.001", "--seed", "9",
@@ -92,14 +92,6 @@ def test_sensor_launches_a_run_that_materializes_the_marts(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-
-
-def _answers(url):
-    try:
-        urllib.request.urlopen(f"{url}/server_info", timeout=2)
-        return True
-    except OSError:
-        return False
 
 
 def test_daily_schedule_at_a_given_time_requests_the_models_job():

@@ -9,15 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from lakehouse.definitions import defs
 from tests.support.paths import REPO_ROOT
-from tests.support.ports import free_port
+from tests.support.ports import free_port, wait_for_http
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -52,15 +50,7 @@ def webserver(tmp_path_factory):
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, "dagster-webserver exited"
-                assert time.monotonic() < deadline, "dagster-webserver did not answer"
-                time.sleep(0.5)
+        wait_for_http(f"{url}/server_info", 120, proc)
         yield url
     finally:
         proc.terminate()
