@@ -1,0 +1,34 @@
+"""The AWS IoT topic rule, locally: flatten a gateway message and stamp its arrival.
+
+SELECT data.device_id, data.gateway_id, data.temperature, data.humidity, data.pressure,
+       data.color.red, data.color.green, data.color.blue, data.color.ambient, ts,
+       clientid() AS device,
+       parse_time("yyyy-MM-dd'T'HH:mm:ss.SSSZ", timestamp(), "UTC") AS msg_received
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+DATA_FIELDS = ("device_id", "gateway_id", "temperature", "humidity", "pressure")
+COLOR_FIELDS = ("red", "green", "blue", "ambient")
+
+
+def msg_received(arrival: dt.datetime) -> str:
+    """Broker arrival time as the rule prints it: true UTC, milliseconds, '+0000'."""
+    utc = arrival.astimezone(dt.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+
+
+def flatten(message: dict, client_id: str, arrival: dt.datetime) -> dict:
+    """The rule's output record. Fields the message lacks are simply absent, as in AWS IoT SQL;
+    validation happens downstream, where a bad record is quarantined with its reason."""
+    data = message.get("data") if isinstance(message.get("data"), dict) else {}
+    color = data.get("color") if isinstance(data.get("color"), dict) else {}
+    record = {k: data[k] for k in DATA_FIELDS if k in data}
+    record.update({k: color[k] for k in COLOR_FIELDS if k in color})
+    if "ts" in message:
+        record["ts"] = message["ts"]
+    record["device"] = client_id
+    record["msg_received"] = msg_received(arrival)
+    return record

@@ -1,0 +1,97 @@
+import datetime as dt
+import json
+
+import pytest
+
+from lakehouse.iot.readings import Quarantined, to_reading
+from lakehouse.iot.rule import flatten, msg_received
+
+# The golden wire message (iot reference §3.4), colours as the floats the gateway sends.
+GOLDEN = json.loads(
+    '{"data":{"color":{"ambient":1057.0,"blue":650.0,"green":667.0,"red":281.0},'
+    '"device_id":"0447383033363932003C0034","gateway_id":"00000000f62051ce",'
+    '"humidity":45.73,"pressure":98.65,"temperature":23.6},"ts":1598543131.9861386}'
+)
+ARRIVAL = dt.datetime.fromtimestamp(1598543132.024, dt.UTC)
+NOW = 1598543200.0
+
+
+def golden_record():
+    return flatten(GOLDEN, "lora-iot-gateway-01", ARRIVAL)
+
+
+def test_rule_flattens_to_twelve_keys_with_true_utc_arrival(fixtures_dir):
+    record = golden_record()
+    assert sorted(record) == sorted(["device_id", "gateway_id", "temperature", "humidity",
+        "pressure", "red", "green", "blue", "ambient", "ts", "device", "msg_received"])  # fmt: skip
+    assert record["device"] == "lora-iot-gateway-01"
+    assert record["msg_received"] == "2020-08-27T15:45:32.024+0000"
+    captured = json.loads((fixtures_dir / "iot/sample_message_rule_result.json").read_text())
+    # The capture's msg_received is local time labelled +0000 (X-C5); everything else matches.
+    assert {k: v for k, v in record.items() if k != "msg_received"} == {
+        k: v for k, v in captured.items() if k != "msg_received"
+    }
+
+
+def test_msg_received_is_utc_whatever_the_local_zone():
+    eastern = dt.timezone(dt.timedelta(hours=-4))
+    assert msg_received(ARRIVAL.astimezone(eastern)) == "2020-08-27T15:45:32.024+0000"
+
+
+def test_conversions_match_the_final_record(fixtures_dir):
+    reading = to_reading(golden_record(), NOW)
+    final = json.loads((fixtures_dir / "iot/sample_message_final.json").read_text())
+    assert reading["temperature_f"] == final["temperature"] == 74.48
+    assert reading["humidity"] == final["humidity"] == 45.73
+    assert reading["pressure_inhg"] == final["pressure"] == 29.13
+    colours = ("red", "green", "blue", "ambient")
+    assert [reading[c] for c in colours] == [final[c] for c in colours] == [17, 42, 40, 66]
+    assert (reading["temperature_c"], reading["pressure_kpa"]) == (23.6, 98.65)
+    assert reading["ts"] == final["ts"] and reading["device"] == final["device"]
+    assert reading["color_clamped"] is False
+
+
+@pytest.mark.parametrize(
+    ("counts", "scaled"),
+    [((224, 141, 116, 554), (14, 9, 7, 34)), ((2343, 1190, 543, 4011), (146, 74, 34, 250)),
+     ((230, 692, 833, 1116), (14, 43, 52, 69)), ((16, 38, 53, 80), (1, 2, 3, 5)),
+     ((4097, 0, 4097, 0), (255, 0, 255, 0))],
+)  # fmt: skip
+def test_colour_vectors(counts, scaled):
+    record = golden_record() | dict(zip(("red", "green", "blue", "ambient"), counts, strict=True))
+    reading = to_reading(record, NOW)
+    assert (reading["red"], reading["green"], reading["blue"], reading["ambient"]) == scaled
+
+
+def test_more_unit_vectors_and_clamping():
+    reading = to_reading(golden_record() | {"temperature": 23.85, "pressure": 99.58}, NOW)
+    assert (reading["temperature_f"], reading["pressure_inhg"]) == (74.93, 29.41)
+    clamped = to_reading(golden_record() | {"ambient": 5000.0}, NOW)
+    assert clamped["ambient"] == 255 and clamped["color_clamped"] is True
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [({"humidity": None}, "humidity is NoneType None, not a number"),
+     ({"temperature": "23.6"}, "temperature is str '23.6', not a number"),
+     ({"pressure": float("nan")}, "pressure is not finite: nan"),
+     ({"humidity": -12.88}, "humidity -12.88 is outside [0.0, 100.0]"),
+     ({"ts": 946684799.0}, "ts 946684799.0 is before 2000-01-01"),
+     ({"ts": NOW + 3600}, f"ts {NOW + 3600!r} is in the future"),
+     ({"device_id": "0447383033363932003c0034"}, "device_id '0447383033363932003c0034' is not"),
+     ({"red": -1.0}, "red -1.0 is negative"),
+     ({"green": True}, "green is bool True, not a number")],
+)  # fmt: skip
+def test_bad_records_are_quarantined_with_the_reason(change, reason):
+    result = to_reading(golden_record() | change, NOW)
+    assert isinstance(result, Quarantined)
+    assert result.reason.startswith(reason)
+
+
+def test_missing_fields_are_named():
+    record = golden_record()
+    del record["humidity"], record["ts"]
+    assert to_reading(record, NOW) == Quarantined("missing fields: humidity, ts")
+    assert to_reading(flatten({"nonsense": 1}, "gw", ARRIVAL), NOW).reason.startswith(
+        "missing fields: device_id, gateway_id, temperature"
+    )
