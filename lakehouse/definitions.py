@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from lakehouse import operations, tickit
+from lakehouse import cdc, operations, tickit
 from lakehouse.resources import resources_for_env
 
 rebuild_everything = dg.define_asset_job(
@@ -13,6 +13,7 @@ rebuild_everything = dg.define_asset_job(
 
 defs = dg.Definitions.merge(
     tickit.defs,
+    cdc.defs,
     operations.defs,
     dg.Definitions(
         jobs=[rebuild_everything],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from lakehouse.cdc.resources import moma_source_from_env
 from lakehouse.dbt.project import DBT_TARGETS, dbt_project
 from lakehouse.dbt.resource import LakehouseDbtCliResource
 from lakehouse.operations.resources import FailureNotifier
@@ -23,6 +24,7 @@ def local_resources() -> dict[str, object]:
     return {
         "lake": lake,
         "failure_notifier": FailureNotifier(lake=lake),
+        "moma_source": moma_source_from_env(),
         "dbt": LakehouseDbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["local"]),
         "warehouse": DuckDBWarehouse(path=str(home / "warehouse.duckdb")),
     }
@@ -42,6 +44,7 @@ def aws_resources() -> dict[str, object]:
     )
     return {
         "lake": lake,
+        "moma_source": moma_source_from_env(),
         "failure_notifier": FailureNotifier(
             lake=lake,
             sns_topic_arn=dg.EnvVar("LAKEHOUSE_ALERTS_SNS_TOPIC_ARN").get_value() or None,

@@ -44,8 +44,16 @@ def test_asset_graph_matches_snapshot():
     assert graph == json.loads(SNAPSHOT.read_text())
 
 
+# Raw CDC topics are consumed by the Hudi assets, which do not exist yet (issue 3); listed
+# here so the exception is deliberate and disappears with them.
+AWAITING_CONSUMERS = {"raw_cdc/moma.public.artists", "raw_cdc/moma.public.artworks"}
+
+
 def test_no_asset_is_orphaned():
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
-        node = graph.get(key)
-        assert node.parent_keys or node.child_keys, key.to_user_string()
+    orphans = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if not (graph.get(key).parent_keys or graph.get(key).child_keys)
+    }
+    assert orphans == AWAITING_CONSUMERS

@@ -1,0 +1,105 @@
+"""Capture throughput: N single-row UPDATEs on `artists` captured and written as sink objects.
+
+    uv run python bench/cdc_capture.py [--changes 1000000] [--sizes 100000,1000000]
+
+Starts a throwaway PostgreSQL 15 (as the tests do), loads 10,000 generated artists, takes the
+snapshot, then for each size: commits that many single-row UPDATEs (1,000 per transaction) and
+times `lakehouse-cdc --once --flush-size 10000` capturing them into a local directory. The
+capture runs in its own process, so its peak RSS (ru_maxrss) is measured alone; equal RSS for
+different sizes shows memory does not grow with the backlog. Results go to
+bench/results/cdc_capture.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from lakehouse.cdc import source  # noqa: E402
+from lakehouse.cdc.capture import connect  # noqa: E402
+from tests.support.postgres import postgres_server  # noqa: E402
+
+RUNNER = """
+import json, resource, sys, time
+from lakehouse.cdc.capture import CaptureSettings, capture
+from lakehouse.storage import LocalObjectStore
+dsn, target = sys.argv[1], sys.argv[2]
+settings = CaptureSettings(dsn=dsn, slot="bench", server="moma",
+    tables=(("public", "artists"), ("public", "artworks")), flush_size=10_000, once=True)
+start = time.perf_counter()
+report = capture(settings, LocalObjectStore(root=target))
+elapsed = time.perf_counter() - start
+print(json.dumps({"seconds": elapsed, "records": sum(o.records for o in report.objects),
+    "objects": len(report.objects), "bytes": sum(o.bytes for o in report.objects),
+    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+UPDATES = """
+DO $$
+DECLARE i int;
+BEGIN
+  FOR i IN 1..%(n)s LOOP
+    UPDATE artists SET birth_year = 1800 + (i %% 200)
+      WHERE artist_id = (SELECT ids[1 + (i %% array_length(ids, 1))] FROM bench_ids);
+    IF i %% 1000 = 0 THEN COMMIT; END IF;
+  END LOOP;
+END $$
+"""
+
+
+def capture_once(dsn: str, target: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", RUNNER, dsn, target], capture_output=True,
+                          text=True, cwd=REPO)  # fmt: skip
+    if proc.returncode != 0:
+        sys.exit(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="100000,1000000", help="comma-separated change counts")
+    args = p.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = []
+    with postgres_server() as pg, tempfile.TemporaryDirectory(prefix="bench-cdc-") as target:
+        dsn = pg.create_database("moma")
+        with connect(dsn, autocommit=True) as conn:
+            source.create_tables(conn)
+            source.load_generated(conn, 10_000, 0, 1)
+            conn.execute(
+                "CREATE TABLE bench_ids AS SELECT array_agg(artist_id) AS ids FROM artists"
+            )
+        snapshot = capture_once(dsn, target)
+        print(f"snapshot: {snapshot['records']} records in {snapshot['seconds']:.1f} s")
+        for n in sizes:
+            with connect(dsn, autocommit=True) as conn:
+                start = time.perf_counter()
+                conn.execute(UPDATES % {"n": n})
+                generated = time.perf_counter() - start
+            run = capture_once(dsn, target)
+            assert run["records"] == n, run
+            run.update(changes=n, changes_per_s=round(n / run["seconds"]),
+                       update_seconds=round(generated, 1))  # fmt: skip
+            results.append(run)
+            print(
+                f"{n:>9,} changes: {run['seconds']:.1f} s, {run['changes_per_s']:,} changes/s, "
+                f"{run['objects']} objects, {run['bytes'] / 1e6:.0f} MB, "
+                f"peak RSS {run['max_rss_mb']:.0f} MB (updates took {generated:.0f} s)"
+            )
+    out = REPO / "bench" / "results" / "cdc_capture.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"machine": platform.machine(), "cpus": __import__("os").cpu_count(),
+                               "runs": results}, indent=1) + "\n")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

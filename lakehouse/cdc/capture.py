@@ -1,0 +1,437 @@
+"""Change data capture from PostgreSQL: an initial snapshot, then logical decoding of a slot.
+
+psycopg 3 has no client for the streaming replication protocol (START_REPLICATION), so changes
+are read with SQL: `pg_logical_slot_peek_changes` through the `wal2json` output plugin (Debian
+package postgresql-15-wal2json), and the slot is moved with `pg_replication_slot_advance` only
+once every change before the new position is in a committed object. The slot itself is created
+over a replication connection with CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export'), and the
+snapshot is read in a transaction that imports that exported snapshot, so it is exactly the
+database state at the slot's consistent point: no change is missed or seen twice at the seam.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from lakehouse.cdc.records import Change
+from lakehouse.cdc.sink import CaptureReport, CdcSink
+from lakehouse.cdc.tables import CdcError, Column, Table
+from lakehouse.storage import ObjectStore
+
+try:  # parses wal2json's output about twice as fast; present through dagster-dbt and trino
+    from orjson import loads as json_loads
+except ImportError:  # pragma: no cover - the standard library does the same, slower
+    json_loads = json.loads
+
+log = logging.getLogger(__name__)
+
+SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
+SNAPSHOT_NAME = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
+PLUGIN = "wal2json"
+# Placeholder Debezium writes for an unchanged TOASTed value an update does not carry.
+UNAVAILABLE = "__debezium_unavailable_value"
+
+
+def parse_lsn(text: str) -> int:
+    hi, _, lo = text.partition("/")
+    return (int(hi, 16) << 32) + int(lo, 16)
+
+
+def format_lsn(lsn: int) -> str:
+    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+
+
+def parse_timestamp_ms(text: str) -> int:
+    """wal2json's commit timestamp ('2026-11-23 06:13:15.202346+00') in epoch milliseconds."""
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def describe_dsn(dsn: str) -> str:
+    """The DSN without secrets, for messages."""
+    try:
+        info = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as e:
+        raise CdcError(f"--dsn is not a valid libpq connection string: {e}") from None
+    keys = ("host", "port", "dbname", "user")
+    return " ".join(f"{k}={info[k]}" for k in keys if info.get(k)) or "(libpq defaults)"
+
+
+def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    where = describe_dsn(dsn)
+    try:
+        return psycopg.connect(dsn, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as e:
+        detail = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise CdcError(f"cannot connect to PostgreSQL ({where}): {detail}") from None
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    dsn: str
+    slot: str
+    server: str
+    tables: tuple[tuple[str, str], ...]
+    flush_size: int = 10_000
+    rotate_interval_ms: int = 60_000
+    fmt: str = "unwrapped"
+    once: bool = False
+    poll_interval_ms: int = 500
+
+
+def check_server(conn: psycopg.Connection, where: str) -> None:
+    wal_level = conn.execute("SHOW wal_level").fetchone()[0]
+    if wal_level != "logical":
+        raise CdcError(
+            f"wal_level is {wal_level!r} on {where}; logical decoding needs wal_level=logical "
+            "(set it in postgresql.conf and restart the server)"
+        )
+    user, superuser, replication = conn.execute(
+        "SELECT rolname, rolsuper, rolreplication FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
+    if not (superuser or replication):
+        raise CdcError(
+            f"role {user!r} lacks the REPLICATION privilege needed to create and read a "
+            f"replication slot on {where} (ALTER ROLE {user} REPLICATION)"
+        )
+
+
+def describe_table(conn: psycopg.Connection, schema: str, name: str, db: str) -> Table:
+    qualified = f"{schema}.{name}"
+    row = conn.execute(
+        "SELECT c.oid, c.relkind, c.relreplident, has_table_privilege(c.oid, 'SELECT') "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s",
+        [schema, name],
+    ).fetchone()
+    if row is None or row[1] not in ("r", "p"):
+        raise CdcError(f"table {qualified} does not exist in database {db}")
+    oid, _, replident, can_select = row
+    if not can_select:
+        raise CdcError(f"no SELECT privilege on table {qualified} (needed for the snapshot)")
+    if replident == "n":
+        raise CdcError(
+            f"table {qualified} has REPLICA IDENTITY NOTHING, so its deletes carry no key "
+            "(ALTER TABLE ... REPLICA IDENTITY DEFAULT)"
+        )
+    columns = tuple(
+        Column(attname, pg_type, nullable=not notnull)
+        for attname, pg_type, notnull in conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+            "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [oid],
+        )
+    )
+    key = tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
+            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = %s AND i.indisprimary "
+            "ORDER BY array_position(i.indkey::int2[], a.attnum)",
+            [oid],
+        )
+    )
+    return Table(schema, name, columns, key).check()
+
+
+@dataclass
+class _Tx:
+    commit_lsn: int
+    end_lsn: int
+    xid: int | None
+    ts_ms: int
+    index: int = 0
+
+
+class PostgresCapture:
+    def __init__(self, settings: CaptureSettings, store: ObjectStore, stop=None):
+        if not SLOT_NAME.match(settings.slot):
+            raise CdcError(
+                f"--slot {settings.slot!r} is not a valid replication slot name "
+                "(lower-case letters, digits and _; at most 63)"
+            )
+        self.s = settings
+        self.store = store
+        self.stop = stop or threading.Event()
+        self.where = describe_dsn(settings.dsn)
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def run(self) -> CaptureReport:
+        with connect(self.s.dsn, autocommit=True) as conn:
+            check_server(conn, self.where)
+            self.db = conn.execute("SELECT current_database()").fetchone()[0]
+            tables = [describe_table(conn, schema, name, self.db) for schema, name in self.s.tables]
+            self.by_name = {(t.schema, t.name): t for t in tables}
+            self.names = {t.qualified: set(t.column_names) for t in tables}
+            sink = CdcSink(
+                self.store,
+                server=self.s.server,
+                db=self.db,
+                tables=tables,
+                fmt=self.s.fmt,
+                flush_size=self.s.flush_size,
+                rotate_interval_ms=self.s.rotate_interval_ms,
+            )
+            self.sink = sink
+            source = sink.source
+            if source and (source.get("kind") != "postgres" or source.get("slot") != self.s.slot):
+                raise CdcError(
+                    f"target {self.store.uri(sink.checkpoint_key)} continues "
+                    f"{source.get('kind')} slot {source.get('slot')!r}, not slot "
+                    f"{self.s.slot!r}; use that slot or another target"
+                )
+            if not source:
+                sink.check_writable()
+            slot = conn.execute(
+                "SELECT plugin, database FROM pg_replication_slots WHERE slot_name = %s",
+                [self.s.slot],
+            ).fetchone()
+            if slot is not None and slot[0] != PLUGIN:
+                raise CdcError(
+                    f"replication slot {self.s.slot!r} uses plugin {slot[0]!r}, not {PLUGIN}"
+                )
+            if slot is not None and slot[1] != self.db:
+                raise CdcError(
+                    f"replication slot {self.s.slot!r} belongs to database {slot[1]!r}, "
+                    f"not {self.db!r}"
+                )
+            if source.get("snapshot") == "done":
+                if slot is None:
+                    raise CdcError(
+                        f"replication slot {self.s.slot!r} no longer exists, but the target's "
+                        f"offsets ({self.store.uri(sink.checkpoint_key)}) say capture was under "
+                        "way: changes since then are lost. Capture into a new target."
+                    )
+            else:
+                if slot is not None:
+                    if source.get("snapshot") not in ("starting", "running"):
+                        raise CdcError(
+                            f"replication slot {self.s.slot!r} already exists but this target "
+                            "has no snapshot from it; drop the slot or use another --slot"
+                        )
+                    # Our own snapshot was interrupted: its exported snapshot is gone, so the
+                    # slot is recreated and the snapshot redone over the same offsets.
+                    conn.execute("SELECT pg_drop_replication_slot(%s)", [self.s.slot])
+                try:
+                    self._snapshot(conn, sink)
+                except BaseException:
+                    sink.close()
+                    raise
+            self.advanced = parse_lsn(
+                conn.execute(
+                    "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
+                    "WHERE slot_name = %s",
+                    [self.s.slot],
+                ).fetchone()[0]
+            )
+            self.admin = conn
+            try:
+                self._stream(sink)
+            finally:
+                sink.close()
+            return sink.report()
+
+    # -- snapshot --------------------------------------------------------------------------
+
+    def _snapshot(self, conn: psycopg.Connection, sink: CdcSink) -> None:
+        start_offsets = sink.source.get("start_offsets") or {
+            q: t.committed_offset for q, t in sink.topics.items()
+        }
+        sink.restart_topics(start_offsets)
+        sink.source = {
+            "kind": "postgres",
+            "slot": self.s.slot,
+            "snapshot": "starting",
+            "start_offsets": start_offsets,
+        }
+        sink.save()  # before the slot exists, so a crash leaves a slot we know is ours
+        with connect(self.s.dsn, autocommit=True, replication="database") as repl:
+            try:
+                row = repl.execute(
+                    f"CREATE_REPLICATION_SLOT {self.s.slot} LOGICAL {PLUGIN} (SNAPSHOT 'export')"
+                ).fetchone()
+            except psycopg.Error as e:
+                msg = str(e).strip()
+                if PLUGIN in msg and ("could not access" in msg or "No such file" in msg):
+                    msg = f"output plugin {PLUGIN} is not installed on the server " \
+                          "(Debian: postgresql-15-wal2json)"  # fmt: skip
+                raise CdcError(f"cannot create replication slot {self.s.slot!r}: {msg}") from None
+            consistent_lsn, snapshot_name = parse_lsn(row[1]), row[2]
+            if not SNAPSHOT_NAME.match(snapshot_name):
+                raise CdcError(f"unexpected exported snapshot name {snapshot_name!r}")
+            snap = connect(self.s.dsn)
+            snap.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            snap.read_only = True
+            snap.execute(f"SET TRANSACTION SNAPSHOT '{snapshot_name}'")
+        sink.source = {**sink.source, "snapshot": "running", "snapshot_lsn": consistent_lsn}
+        sink.save()
+        log.info("snapshot at %s from slot %s", format_lsn(consistent_lsn), self.s.slot)
+        with snap:
+            xmin = snap.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())").fetchone()[0]
+            pending: Change | None = None
+            last_ts = 0
+            i = 0
+            for table in self.by_name.values():
+                names = table.column_names
+                query = sql.SQL("SELECT {} FROM {}").format(
+                    sql.SQL(", ").join(map(sql.Identifier, names)), table.ident()
+                )
+                with snap.cursor(name=f"snapshot_{table.name}") as cur:
+                    cur.itersize = 2000
+                    cur.execute(query)
+                    for values in cur:
+                        last_ts = max(last_ts, time.time_ns() // 1_000_000)
+                        change = Change(
+                            "r", table, dict(zip(names, values, strict=True)), consistent_lsn,
+                            last_ts, (0, i), tx_id=int(xmin), snapshot="true",
+                        )  # fmt: skip
+                        if pending is not None:
+                            sink.add(pending)
+                        pending = change
+                        i += 1
+            if pending is not None:
+                pending.snapshot = "last"
+                sink.add(pending)
+            sink.flush_all()
+            snap.rollback()
+        sink.source = {
+            "kind": "postgres",
+            "slot": self.s.slot,
+            "snapshot": "done",
+            "snapshot_lsn": consistent_lsn,
+            "snapshot_records": i,
+        }
+        sink.save()
+
+    # -- streaming -------------------------------------------------------------------------
+
+    def _options(self) -> list[str]:
+        tables = ",".join(f"{t.schema}.{t.name}" for t in self.by_name.values())
+        return [
+            "format-version", "2", "include-lsn", "1", "include-timestamp", "1",
+            "include-transaction", "1", "include-xids", "0", "include-types", "0",
+            "add-tables", tables,
+        ]  # fmt: skip
+
+    def _advance(self) -> None:
+        """Moves the slot past every transaction whose changes are all in committed objects."""
+        oldest = self.sink.oldest_buffered()
+        target = None
+        while self.completed and (oldest is None or self.completed[0][0] < oldest[0]):
+            target = self.completed.popleft()[1]
+        if target is not None and target > self.advanced:
+            self.admin.execute(
+                "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)",
+                [self.s.slot, format_lsn(target)],
+            )
+            self.advanced = target
+
+    def _stream(self, sink: CdcSink) -> None:
+        self.completed: deque[tuple[int, int]] = deque()
+        self.last_commit: int | None = None
+        self.tx: _Tx | None = None
+        sink.on_commit = self._advance
+        # The transaction id only feeds the envelope's source.txId.
+        query = sql.SQL(
+            "SELECT data, {} FROM pg_logical_slot_peek_changes(%s, NULL, NULL, VARIADIC %s::text[])"
+        ).format(sql.SQL("xid::text::bigint" if self.s.fmt == "envelope" else "NULL::bigint"))
+        options = self._options()
+        with connect(self.s.dsn) as conn:
+            log.info("streaming from slot %s", self.s.slot)
+            while True:
+                try:
+                    with conn.cursor(name="cdc_scan") as cur:
+                        cur.execute(query, [self.s.slot, options])
+                        handle = self._handle
+                        while rows := cur.fetchmany(10_000):
+                            for data, xid in rows:
+                                handle(json_loads(data), xid)
+                    conn.rollback()
+                except psycopg.errors.ObjectInUse as e:
+                    raise CdcError(f"replication slot {self.s.slot!r} is in use: {e}") from None
+                if self.s.once:
+                    sink.flush_all()
+                    self._advance()
+                    return
+                sink.rotate()
+                self._advance()
+                if self.stop.wait(self.s.poll_interval_ms / 1000):
+                    sink.flush_all()
+                    self._advance()
+                    return
+
+    def _row(self, table: Table, columns: list[dict]) -> dict:
+        row = {c["name"]: c["value"] for c in columns}
+        if len(row) == len(table.columns) and row.keys() == self.names[table.qualified]:
+            return row  # the usual case: every column, none unknown
+        unknown = row.keys() - set(table.column_names)
+        if unknown:
+            raise CdcError(
+                f"table {table.qualified} changed while captured: column(s) "
+                f"{', '.join(sorted(unknown))} are not in its captured schema; restart the "
+                "capture into a new target to take the new schema"
+            )
+        for c in table.columns:
+            if c.name not in row:  # an unchanged TOASTed value the update does not carry
+                row[c.name] = UNAVAILABLE if c.primitive == "string" else None
+        return row
+
+    def _handle(self, msg: dict, xid: int | None) -> None:
+        action = msg["action"]
+        tx = self.tx
+        if action == "U" or action == "I":
+            table = self.by_name.get((msg["schema"], msg["table"]))
+            if table is None:
+                return
+            row = self._row(table, msg["columns"])
+            op = "c" if action == "I" else "u"
+            if action == "U" and msg.get("identity"):
+                old_key = {c["name"]: c["value"] for c in msg["identity"]}
+                if any(old_key.get(k) != row[k] for k in table.key):
+                    # A key change is a delete of the old key and a create of the new, as
+                    # Debezium emits it.
+                    self._add("d", table, old_key, msg, tx)
+                    op = "c"
+            self._add(op, table, row, msg, tx)
+        elif action == "D":
+            table = self.by_name.get((msg["schema"], msg["table"]))
+            if table is not None:
+                self._add("d", table, {c["name"]: c["value"] for c in msg["identity"]}, msg, tx)
+        elif action == "B":
+            self.tx = _Tx(
+                parse_lsn(msg["lsn"]),
+                parse_lsn(msg["nextlsn"]),
+                xid,
+                parse_timestamp_ms(msg["timestamp"]),
+            )
+        elif action == "C":
+            # A rescan repeats transactions still held back; each is queued once.
+            if not self.completed or tx.commit_lsn > self.completed[-1][0]:
+                if tx.end_lsn > self.advanced:
+                    self.completed.append((tx.commit_lsn, tx.end_lsn))
+            self.last_commit = tx.commit_lsn
+        elif action == "T":
+            log.warning("ignoring TRUNCATE of %s.%s", msg.get("schema"), msg.get("table"))
+
+    def _add(self, op: str, table: Table, row: dict, msg: dict, tx: _Tx) -> None:
+        position = (tx.commit_lsn, tx.index)
+        tx.index += 1
+        lsn = parse_lsn(msg["lsn"])
+        self.sink.add(Change(op, table, row, lsn, tx.ts_ms, position, tx.xid, "false",
+                             self.last_commit))  # fmt: skip
+
+
+def capture(settings: CaptureSettings, store: ObjectStore, stop=None) -> CaptureReport:
+    return PostgresCapture(settings, store, stop).run()

@@ -1,0 +1,20 @@
+import dagster as dg
+
+from lakehouse.cdc.assets import RAW_CDC_KEYS
+
+raw_cdc_capture_job = dg.define_asset_job(
+    "raw_cdc_capture_job",
+    selection=dg.AssetSelection.assets(*RAW_CDC_KEYS),
+    description="Brings the raw CDC topics up to date: captures what is pending in the "
+    "PostgreSQL slot, or writes the next simulator batch when no database is configured.",
+)
+
+raw_cdc_capture_every_minute = dg.ScheduleDefinition(
+    name="raw_cdc_capture_every_minute",
+    job=raw_cdc_capture_job,
+    cron_schedule="* * * * *",
+    execution_timezone="UTC",
+    description="Runs the capture (or the simulator) every minute in local mode, so an edit in "
+    "the moma database shows up in the lake within about a minute. In AWS, Debezium streams "
+    "continuously and this only records what has landed.",
+)
