@@ -1,0 +1,395 @@
+"""lora-gateway: RYLR896 packets from a serial port to AWS IoT Core (MQTT, mTLS, QoS 1).
+
+    lora-gateway --port /dev/ttyAMA0 --endpoint <prefix>-ats.iot.<region>.amazonaws.com \\
+        --cert gw.pem.crt --key gw.private.key --ca AmazonRootCA1.pem \\
+        --client-id lora-iot-gateway-01 --topic lora-iot-demo --spool /var/lib/lora-gateway/spool.db
+
+The radio key comes from --cpin-file or LORA_CPIN, never from the command line. Every flag
+has an environment variable (shown in --help). --dry-run prints each message as one JSON line
+on stdout instead of publishing; counters and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import sqlite3
+import ssl
+import sys
+import time
+from pathlib import Path
+
+import serial
+
+from gateway.intake import Intake
+from gateway.parser import Limits
+from gateway.publisher import MqttSettings, Publisher
+from gateway.radio import (
+    BAUD_RATES,
+    ConfigError,
+    LineReader,
+    RadioSettings,
+    StartupError,
+    configure,
+    load_cpin,
+)
+from gateway.spool import POLICIES, Spool, SpoolError
+
+log = logging.getLogger("gateway")
+GATEWAY_ID = re.compile(r"[0-9a-f]{16}")
+SERIAL_TIMEOUT_S = 0.2  # pyserial's own read timeout (reads normally find their bytes waiting)
+SERIAL_WAIT_S = 0.2  # the loop looks up from the radio at least this often
+BACKLOG_POLL_S = 0.005  # ... and this often while a backlog waits for acknowledgements
+
+
+def env(name: str, default=None):
+    return os.environ.get(name, default)
+
+
+def number(p: argparse.ArgumentParser, name: str, default, kind=int):
+    """A numeric default from the environment; a bad value is an error naming the variable."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        p.error(f"environment variable {name}={text!r} is not {what}")
+
+
+def cpu_serial(cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """The Raspberry Pi's CPU serial: the last token of the 'Serial' line."""
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            if line.startswith("Serial"):
+                return line.split()[-1].lower()
+    except OSError:
+        pass
+    return None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="lora-gateway",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    radio = p.add_argument_group("radio (REYAX RYLR896 on a serial port)")
+    radio.add_argument("--port", default=env("LORA_PORT", "/dev/ttyAMA0"), help="LORA_PORT")
+    radio.add_argument(
+        "--baud", type=int, default=number(p, "LORA_BAUD", 115200), help="LORA_BAUD; 8N1"
+    )
+    radio.add_argument(
+        "--address",
+        type=int,
+        default=number(p, "LORA_ADDRESS", 116),
+        help="LORA_ADDRESS: this module's address",
+    )
+    radio.add_argument(
+        "--network-id", type=int, default=number(p, "LORA_NETWORK_ID", 6), help="LORA_NETWORK_ID"
+    )
+    radio.add_argument(
+        "--senders",
+        default=env("LORA_SENDERS", "116"),
+        help="LORA_SENDERS: comma-separated node addresses to accept",
+    )
+    radio.add_argument(
+        "--cpin-file",
+        default=env("LORA_CPIN_FILE"),
+        help="LORA_CPIN_FILE: file holding the AES-128 key (else LORA_CPIN)",
+    )
+    mqtt = p.add_argument_group("MQTT (AWS IoT Core)")
+    mqtt.add_argument("--endpoint", default=env("IOT_ENDPOINT"), help="IOT_ENDPOINT")
+    mqtt.add_argument("--mqtt-port", type=int, default=number(p, "IOT_PORT", 8883), help="IOT_PORT")
+    mqtt.add_argument("--cert", default=env("IOT_CERT"), help="IOT_CERT: client certificate")
+    mqtt.add_argument("--key", default=env("IOT_KEY"), help="IOT_KEY: client private key")
+    mqtt.add_argument("--ca", default=env("IOT_CA"), help="IOT_CA: e.g. AmazonRootCA1.pem")
+    mqtt.add_argument(
+        "--client-id",
+        default=env("IOT_CLIENT_ID", "lora-iot-gateway-01"),
+        help="IOT_CLIENT_ID: the IoT thing name",
+    )
+    mqtt.add_argument("--topic", default=env("IOT_TOPIC", "lora-iot-demo"), help="IOT_TOPIC")
+    mqtt.add_argument(
+        "--keep-alive",
+        type=int,
+        default=number(p, "IOT_KEEP_ALIVE", 6),
+        help="IOT_KEEP_ALIVE: seconds",
+    )
+    mqtt.add_argument(
+        "--reconnect-max",
+        type=int,
+        default=number(p, "IOT_RECONNECT_MAX", 60),
+        help="IOT_RECONNECT_MAX: longest backoff between attempts, seconds",
+    )
+    gw = p.add_argument_group("gateway")
+    gw.add_argument(
+        "--gateway-id",
+        default=env("GATEWAY_ID"),
+        help="GATEWAY_ID: 16 hex digits; default: the CPU serial",
+    )
+    gw.add_argument(
+        "--spool",
+        default=env("GATEWAY_SPOOL", "lora-gateway-spool.db"),
+        help="GATEWAY_SPOOL: SQLite file of unacknowledged messages",
+    )
+    gw.add_argument(
+        "--spool-max",
+        type=int,
+        default=number(p, "GATEWAY_SPOOL_MAX", 1000000),
+        help="GATEWAY_SPOOL_MAX: messages kept at most",
+    )
+    gw.add_argument(
+        "--spool-full",
+        choices=POLICIES,
+        default=env("GATEWAY_SPOOL_FULL", "drop-oldest"),
+        help="GATEWAY_SPOOL_FULL: what to drop when full",
+    )
+    gw.add_argument(
+        "--schema-version",
+        type=int,
+        choices=(1, 2),
+        default=number(p, "GATEWAY_SCHEMA_VERSION", 1),
+        help="GATEWAY_SCHEMA_VERSION: 2 adds msg_id, rssi, snr",
+    )
+    gw.add_argument(
+        "--stats-interval",
+        type=float,
+        default=number(p, "GATEWAY_STATS_INTERVAL", 60.0, float),
+        help="GATEWAY_STATS_INTERVAL: seconds between counter logs",
+    )
+    gw.add_argument(
+        "--dry-run", action="store_true", help="print messages on stdout instead of publishing"
+    )
+    gw.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=env("GATEWAY_LOG_LEVEL", "INFO"),
+        help="GATEWAY_LOG_LEVEL",
+    )
+    args = p.parse_args(argv)
+    if args.baud not in BAUD_RATES:
+        p.error(f"--baud {args.baud} is not a rate the RYLR896 supports: {BAUD_RATES}")
+    if not 0 <= args.address <= 65535:
+        p.error(f"--address {args.address} is outside 0-65535")
+    if not 0 <= args.network_id <= 16:
+        p.error(f"--network-id {args.network_id} is outside 0-16")
+    try:
+        args.sender_set = frozenset(int(a) for a in args.senders.split(","))
+    except ValueError:
+        p.error(f"--senders {args.senders!r} is not a comma-separated list of addresses")
+    return args
+
+
+def check_tls_files(args: argparse.Namespace) -> None:
+    """Fails early, naming the file, if the endpoint, certificate, key or CA is unusable."""
+    for flag, value in (
+        ("--endpoint", args.endpoint),
+        ("--cert", args.cert),
+        ("--key", args.key),
+        ("--ca", args.ca),
+    ):
+        if not value:
+            raise ConfigError(f"{flag} is required (or use --dry-run)")
+    for flag, path in (("--cert", args.cert), ("--key", args.key), ("--ca", args.ca)):
+        try:
+            Path(path).read_bytes()
+        except OSError as e:
+            raise ConfigError(f"cannot read {flag} {path}: {e.strerror}") from None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_cert_chain(args.cert, args.key)
+    except ssl.SSLError as e:
+        raise ConfigError(
+            f"--cert {args.cert} and --key {args.key} are not a PEM certificate and its "
+            f"private key: {e.reason or e}"
+        ) from None
+    try:
+        context.load_verify_locations(args.ca)
+    except ssl.SSLError as e:
+        raise ConfigError(f"--ca {args.ca} is not a PEM CA certificate: {e.reason or e}") from None
+
+
+def open_port(args) -> serial.Serial:
+    try:
+        return serial.Serial(
+            args.port,
+            args.baud,
+            bytesize=8,
+            parity="N",
+            stopbits=1,
+            timeout=SERIAL_TIMEOUT_S,
+            exclusive=True,
+        )
+    except (serial.SerialException, OSError) as e:
+        raise StartupError(f"cannot open serial device {args.port}: {e}") from None
+
+
+class Gateway:
+    def __init__(self, args: argparse.Namespace, cpin: str, gateway_id: str):
+        self.args = args
+        self.settings = RadioSettings(cpin, args.baud, args.address, args.network_id)
+        self.intake = Intake(gateway_id, args.schema_version, Limits(senders=args.sender_set))
+        self.stop = False
+        self.spool: Spool | None = None
+        self.publisher: Publisher | None = None
+
+    def start_radio(self):
+        port = open_port(self.args)
+        reader = LineReader(port)
+        try:
+            held = configure(port, reader, self.settings, log)
+        except BaseException:
+            port.close()
+            raise
+        log.info(
+            "radio on %s configured (%d packet(s) held during start-up)", self.args.port, len(held)
+        )
+        return port, reader, held
+
+    def handle(self, lines) -> None:
+        accepted = [a for raw, ts in lines if (a := self.intake.handle(raw, ts)) is not None]
+        if not accepted:
+            return
+        if self.args.dry_run:
+            out = sys.stdout.buffer
+            for a in accepted:
+                out.write(a.payload + b"\n")
+            out.flush()
+            return
+        self.spool.add(accepted)
+
+    def log_stats(self) -> None:
+        c = self.intake.counts
+        text = (
+            f"lines={c['lines']} accepted={c['accepted']} rejected={c['rejected']} "
+            f"module_replies={c['module_replies']} color_flagged={c['color_flagged']}"
+        )
+        if self.publisher is not None:
+            s = self.publisher.stats
+            text += (
+                f" published={s.published} publish_failures={s.publish_failures} "
+                f"spool={self.spool.depth()} dropped={self.spool.counter('dropped')} "
+                f"connected={s.connected}"
+            )
+        log.info("counters: %s", text)
+
+    def poll_interval(self) -> float:
+        """How long the loop may wait for the radio: briefly while a backlog is being sent."""
+        busy = self.publisher is not None and self.publisher.busy()
+        return BACKLOG_POLL_S if busy else SERIAL_WAIT_S
+
+    def wait(self, seconds: float) -> None:
+        """Sleeps, publishing meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not self.stop and (left := deadline - time.monotonic()) > 0:
+            if self.publisher is not None:
+                self.publisher.pump()
+            time.sleep(min(left, self.poll_interval()))
+
+    def reopen(self, error: Exception):
+        """After the serial port failed: reopens and reconfigures it, with backoff."""
+        delay = 1.0
+        log.error("serial port %s failed: %s; reopening in %g s", self.args.port, error, delay)
+        while not self.stop:
+            self.wait(delay)
+            try:
+                return self.start_radio()
+            except (StartupError, OSError) as again:
+                delay = min(delay * 2, 30.0)
+                log.error("%s; retrying in %g s", again, delay)
+        return None, None, []
+
+    def run(self) -> int:
+        port, reader, held = self.start_radio()
+        if not self.args.dry_run:
+            self.spool = Spool(self.args.spool, self.args.spool_max, self.args.spool_full)
+            log.info(
+                "spool %s: %d message(s) waiting from before", self.args.spool, self.spool.depth()
+            )
+            a = self.args
+            settings = MqttSettings(
+                endpoint=a.endpoint,
+                port=a.mqtt_port,
+                cert=a.cert,
+                key=a.key,
+                ca=a.ca,
+                client_id=a.client_id,
+                topic=a.topic,
+                keep_alive_secs=a.keep_alive,
+                reconnect_max_secs=a.reconnect_max,
+            )
+            self.publisher = Publisher(settings, self.spool)
+        self.handle(held)
+        next_stats = time.monotonic() + self.args.stats_interval
+        try:
+            while not self.stop:
+                try:
+                    lines = reader.read(self.poll_interval())
+                except (serial.SerialException, OSError) as e:
+                    port.close()
+                    port, reader, lines = self.reopen(e)
+                    if port is None:
+                        break
+                self.handle(lines)
+                if self.publisher is not None:
+                    self.publisher.pump()
+                if time.monotonic() >= next_stats:
+                    self.log_stats()
+                    next_stats = time.monotonic() + self.args.stats_interval
+        finally:
+            if port is not None:
+                port.close()
+            if self.publisher is not None:
+                self.publisher.close()
+            self.log_stats()
+            if self.spool is not None:
+                self.spool.close()
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        cpin = load_cpin(args.cpin_file)
+        gateway_id = args.gateway_id or cpu_serial()
+        if not gateway_id:
+            raise ConfigError("--gateway-id is needed: this machine has no CPU serial")
+        if not GATEWAY_ID.fullmatch(gateway_id):
+            raise ConfigError(f"--gateway-id {gateway_id!r} is not 16 lower-case hex digits")
+        if not args.dry_run:
+            check_tls_files(args)
+            Spool(args.spool, args.spool_max, args.spool_full).close()
+        gateway = Gateway(args, cpin, gateway_id)
+
+        def stop(signum, frame):
+            log.info("signal %d: stopping", signum)
+            gateway.stop = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        return gateway.run()
+    except (ConfigError, SpoolError) as e:
+        log.error("%s", e)
+        return 2
+    except StartupError as e:
+        log.error("start-up failed: %s", e)
+        return 1
+    except sqlite3.Error as e:
+        # The failed transaction was rolled back: what the spool held is still there.
+        log.error("spool %s failed: %s", args.spool, e)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
