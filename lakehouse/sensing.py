@@ -4,7 +4,14 @@ Keys are not written in order (hour folders, retries, several writers), objects 
 under the same key, and S3 reports LastModified as the start of an upload, so an object can
 appear with a time older than one already seen. The cursor therefore keeps a watermark and the
 objects seen within a look-back window behind it; anything in the window that is not in `seen`
-with the same modification time is new.
+at the same version is new.
+
+An object's version is its modification time, or (with `with_size`) its modification time and
+size: S3 listings have one-second resolution, so a writer that may replace an object within
+the same second (the CDC capture rewriting an uncommitted object with more records) needs the
+size to tell the versions apart. A replacement of the same size within the same second is not
+seen. `limit` hands on at most that many objects per scan, oldest first; the rest stay new for
+the next scan.
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from lakehouse.storage import ObjectInfo
 
 LOOKBACK_MS = 10 * 60 * 1000
 
+Version = int | tuple[int, int]  # last_modified_ms, or (last_modified_ms, size)
+
 
 @dataclass(frozen=True)
 class ObjectCursor:
     watermark_ms: int = 0
-    seen: dict[str, int] = field(default_factory=dict)
+    seen: dict[str, Version] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -33,18 +42,47 @@ class ObjectCursor:
     def from_json(text: str | None) -> ObjectCursor:
         if not text:
             return ObjectCursor()
-        data = json.loads(text)
-        return ObjectCursor(int(data["watermark_ms"]), {k: int(v) for k, v in data["seen"].items()})
+        try:
+            data = json.loads(text)
+            seen = {
+                k: int(v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+                for k, v in data["seen"].items()
+            }
+            return ObjectCursor(int(data["watermark_ms"]), seen)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+            raise ValueError(f"not an object cursor ({e!r}): {text[:200]!r}") from None
+
+
+def version_of(o: ObjectInfo, with_size: bool) -> Version:
+    return (o.last_modified_ms, o.size) if with_size else o.last_modified_ms
 
 
 def scan(
-    objects: Iterable[ObjectInfo], cursor: ObjectCursor, lookback_ms: int = LOOKBACK_MS
+    objects: Iterable[ObjectInfo],
+    cursor: ObjectCursor,
+    lookback_ms: int = LOOKBACK_MS,
+    *,
+    with_size: bool = False,
+    limit: int | None = None,
 ) -> tuple[list[ObjectInfo], ObjectCursor]:
-    """New or replaced objects since the cursor, and the cursor that remembers them."""
+    """New or replaced objects since the cursor (oldest first, at most `limit`), and the
+    cursor that remembers them."""
     horizon = cursor.watermark_ms - lookback_ms
     listed = [o for o in objects if o.last_modified_ms > horizon]
-    new = [o for o in listed if cursor.seen.get(o.key) != o.last_modified_ms]
-    watermark = max([cursor.watermark_ms, *(o.last_modified_ms for o in listed)])
+    new = sorted(
+        (o for o in listed if cursor.seen.get(o.key) != version_of(o, with_size)),
+        key=lambda o: (o.last_modified_ms, o.key),
+    )
+    held = set()
+    if limit is not None and len(new) > limit:
+        new, held = new[:limit], {o.key for o in new[limit:]}
+    # Objects already seen are not newer than the watermark; held ones must not move it, or
+    # they could fall behind the look-back before they are handed on.
+    watermark = max([cursor.watermark_ms, *(o.last_modified_ms for o in new)])
     keep_after = watermark - lookback_ms
-    seen = {o.key: o.last_modified_ms for o in listed if o.last_modified_ms > keep_after}
-    return sorted(new, key=lambda o: (o.last_modified_ms, o.key)), ObjectCursor(watermark, seen)
+    seen = {
+        o.key: version_of(o, with_size)
+        for o in listed
+        if o.last_modified_ms > keep_after and o.key not in held
+    }
+    return new, ObjectCursor(watermark, seen)

@@ -1,19 +1,27 @@
 """Change data capture from PostgreSQL: an initial snapshot, then logical decoding of a slot.
 
-psycopg 3 has no client for the streaming replication protocol (START_REPLICATION), so changes
-are read with SQL: `pg_logical_slot_peek_changes` through the `wal2json` output plugin (Debian
-package postgresql-15-wal2json), and the slot is moved with `pg_replication_slot_advance` only
-once every change before the new position is in a committed object. The slot itself is created
-over a replication connection with CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export'), and the
-snapshot is read in a transaction that imports that exported snapshot, so it is exactly the
-database state at the slot's consistent point: no change is missed or seen twice at the seam.
+The slot is created over a replication connection with CREATE_REPLICATION_SLOT ... (SNAPSHOT
+'export'), and the snapshot is read in a transaction that imports that exported snapshot, so it
+is exactly the database state at the slot's consistent point: no change is missed or seen twice
+at the seam. Changes are then streamed with START_REPLICATION through the `wal2json` output
+plugin (Debian package postgresql-15-wal2json), which the server decodes while the capture
+writes. psycopg 3 has no client for the streaming replication protocol, so this part uses
+psycopg2's. The slot's confirmed position is reported (standby status feedback) only up to
+transactions whose changes are all in committed objects; after a crash the server sends the
+rest again and the sink skips what its checkpoint already holds.
+
+`--once` stops at a barrier: a non-transactional logical message it writes to the WAL when it
+starts. Transactions that committed before it are decoded before it, so they are all captured.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
 import re
+import select
 import threading
 import time
 from collections import deque
@@ -21,11 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+import psycopg2
+import psycopg2.errors
+import psycopg2.extras
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from lakehouse.cdc.records import Change
-from lakehouse.cdc.sink import CaptureReport, CdcSink
+from lakehouse.cdc.records import row_values
+from lakehouse.cdc.sink import CaptureReport, CdcSink, TopicState
 from lakehouse.cdc.tables import CdcError, Column, Table
 from lakehouse.storage import ObjectStore
 
@@ -39,6 +50,8 @@ log = logging.getLogger(__name__)
 SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
 SNAPSHOT_NAME = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
 PLUGIN = "wal2json"
+BARRIER_PREFIX = "lakehouse-cdc"
+SLOT_BUSY_WAIT_S = 15
 # Placeholder Debezium writes for an unchanged TOASTed value an update does not carry.
 UNAVAILABLE = "__debezium_unavailable_value"
 
@@ -169,12 +182,21 @@ class PostgresCapture:
     # -- setup -----------------------------------------------------------------------------
 
     def run(self) -> CaptureReport:
+        # Millions of short-lived change objects pass through; without this, each full
+        # collection would also rescan everything imported so far (Dagster included), which
+        # cost a sixth of the capture's time.
+        gc.freeze()
+        try:
+            return self._run()
+        finally:
+            gc.unfreeze()
+
+    def _run(self) -> CaptureReport:
         with connect(self.s.dsn, autocommit=True) as conn:
             check_server(conn, self.where)
             self.db = conn.execute("SELECT current_database()").fetchone()[0]
             tables = [describe_table(conn, schema, name, self.db) for schema, name in self.s.tables]
             self.by_name = {(t.schema, t.name): t for t in tables}
-            self.names = {t.qualified: set(t.column_names) for t in tables}
             sink = CdcSink(
                 self.store,
                 server=self.s.server,
@@ -185,6 +207,15 @@ class PostgresCapture:
                 rotate_interval_ms=self.s.rotate_interval_ms,
             )
             self.sink = sink
+            # Per captured table, what the hot path needs: the table, its topic, the column
+            # names wal2json must send, and the positions of the key columns in a row.
+            self.targets = {
+                (t.schema, t.name): (
+                    t, sink.topics[t.qualified], t.column_names,
+                    {k: t.column_names.index(k) for k in t.key},
+                )
+                for t in tables
+            }  # fmt: skip
             source = sink.source
             if source and (source.get("kind") != "postgres" or source.get("slot") != self.s.slot):
                 raise CdcError(
@@ -224,11 +255,7 @@ class PostgresCapture:
                     # Our own snapshot was interrupted: its exported snapshot is gone, so the
                     # slot is recreated and the snapshot redone over the same offsets.
                     conn.execute("SELECT pg_drop_replication_slot(%s)", [self.s.slot])
-                try:
-                    self._snapshot(conn, sink)
-                except BaseException:
-                    sink.close()
-                    raise
+                self._snapshot(conn, sink)
             self.advanced = parse_lsn(
                 conn.execute(
                     "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
@@ -236,11 +263,13 @@ class PostgresCapture:
                     [self.s.slot],
                 ).fetchone()[0]
             )
-            self.admin = conn
-            try:
-                self._stream(sink)
-            finally:
-                sink.close()
+            barrier = None
+            if self.s.once:
+                barrier = f"once {os.getpid()} {time.time_ns()}"
+                conn.execute(
+                    "SELECT pg_logical_emit_message(false, %s, %s)", [BARRIER_PREFIX, barrier]
+                )
+            self._stream(sink, barrier)
             return sink.report()
 
     # -- snapshot --------------------------------------------------------------------------
@@ -280,30 +309,27 @@ class PostgresCapture:
         log.info("snapshot at %s from slot %s", format_lsn(consistent_lsn), self.s.slot)
         with snap:
             xmin = snap.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())").fetchone()[0]
-            pending: Change | None = None
+            tx_id = int(xmin)
+            # Each row is added once the next is read, so the very last can be marked "last".
+            pending: tuple | None = None
             last_ts = 0
             i = 0
             for table in self.by_name.values():
-                names = table.column_names
+                topic = sink.topics[table.qualified]
                 query = sql.SQL("SELECT {} FROM {}").format(
-                    sql.SQL(", ").join(map(sql.Identifier, names)), table.ident()
+                    sql.SQL(", ").join(map(sql.Identifier, table.column_names)), table.ident()
                 )
                 with snap.cursor(name=f"snapshot_{table.name}") as cur:
                     cur.itersize = 2000
                     cur.execute(query)
                     for values in cur:
                         last_ts = max(last_ts, time.time_ns() // 1_000_000)
-                        change = Change(
-                            "r", table, dict(zip(names, values, strict=True)), consistent_lsn,
-                            last_ts, (0, i), tx_id=int(xmin), snapshot="true",
-                        )  # fmt: skip
                         if pending is not None:
-                            sink.add(pending)
-                        pending = change
+                            sink.add_row(*pending, tx_id, "true")
+                        pending = (topic, "r", values, consistent_lsn, last_ts, (0, i))
                         i += 1
             if pending is not None:
-                pending.snapshot = "last"
-                sink.add(pending)
+                sink.add_row(*pending, tx_id, "last")
             sink.flush_all()
             snap.rollback()
         sink.source = {
@@ -317,65 +343,93 @@ class PostgresCapture:
 
     # -- streaming -------------------------------------------------------------------------
 
-    def _options(self) -> list[str]:
+    def _options(self) -> dict[str, str]:
         tables = ",".join(f"{t.schema}.{t.name}" for t in self.by_name.values())
-        return [
-            "format-version", "2", "include-lsn", "1", "include-timestamp", "1",
-            "include-transaction", "1", "include-xids", "0", "include-types", "0",
-            "add-tables", tables,
-        ]  # fmt: skip
+        return {
+            "format-version": "2", "include-lsn": "1", "include-timestamp": "1",
+            "include-transaction": "1", "include-types": "0", "add-tables": tables,
+            # The transaction id only feeds the envelope's source.txId.
+            "include-xids": "1" if self.s.fmt == "envelope" else "0",
+        }  # fmt: skip
 
     def _advance(self) -> None:
-        """Moves the slot past every transaction whose changes are all in committed objects."""
+        """Confirms the slot past every transaction whose changes are all in committed objects
+        (a status update at once: at most one per object written)."""
         oldest = self.sink.oldest_buffered()
         target = None
         while self.completed and (oldest is None or self.completed[0][0] < oldest[0]):
             target = self.completed.popleft()[1]
         if target is not None and target > self.advanced:
-            self.admin.execute(
-                "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)",
-                [self.s.slot, format_lsn(target)],
-            )
+            self.replication.send_feedback(flush_lsn=target, force=True)
             self.advanced = target
 
-    def _stream(self, sink: CdcSink) -> None:
+    def _start_replication(self):
+        """A replication connection streaming the slot. A capture that was just killed may
+        still hold the slot for a moment, so "in use" is retried for a while."""
+        deadline = time.monotonic() + SLOT_BUSY_WAIT_S
+        while True:
+            conn = None
+            try:
+                conn = psycopg2.connect(
+                    self.s.dsn,
+                    connection_factory=psycopg2.extras.LogicalReplicationConnection,
+                    connect_timeout=10,
+                )
+                cur = conn.cursor()
+                cur.start_replication(slot_name=self.s.slot, decode=False,
+                                      options=self._options())  # fmt: skip
+                return conn, cur
+            except psycopg2.errors.ObjectInUse as e:
+                conn.close()
+                if time.monotonic() > deadline:
+                    raise CdcError(f"replication slot {self.s.slot!r} is in use: {e}") from None
+                time.sleep(0.2)
+            except psycopg2.Error as e:
+                if conn is not None:
+                    conn.close()
+                detail = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+                raise CdcError(
+                    f"cannot stream replication slot {self.s.slot!r} ({self.where}): {detail}"
+                ) from None
+
+    def _stream(self, sink: CdcSink, barrier: str | None) -> None:
+        """Streams changes into the sink until `barrier` (--once) or the stop event."""
         self.completed: deque[tuple[int, int]] = deque()
         self.last_commit: int | None = None
         self.tx: _Tx | None = None
+        self.barrier = barrier
+        conn, cur = self._start_replication()
+        self.replication = cur
         sink.on_commit = self._advance
-        # The transaction id only feeds the envelope's source.txId.
-        query = sql.SQL(
-            "SELECT data, {} FROM pg_logical_slot_peek_changes(%s, NULL, NULL, VARIADIC %s::text[])"
-        ).format(sql.SQL("xid::text::bigint" if self.s.fmt == "envelope" else "NULL::bigint"))
-        options = self._options()
-        with connect(self.s.dsn) as conn:
-            log.info("streaming from slot %s", self.s.slot)
+        log.info("streaming from slot %s", self.s.slot)
+        handle, read, loads = self._handle, cur.read_message, json_loads
+        try:
             while True:
-                try:
-                    with conn.cursor(name="cdc_scan") as cur:
-                        cur.execute(query, [self.s.slot, options])
-                        handle = self._handle
-                        while rows := cur.fetchmany(10_000):
-                            for data, xid in rows:
-                                handle(json_loads(data), xid)
-                    conn.rollback()
-                except psycopg.errors.ObjectInUse as e:
-                    raise CdcError(f"replication slot {self.s.slot!r} is in use: {e}") from None
-                if self.s.once:
-                    sink.flush_all()
-                    self._advance()
-                    return
+                msg = read()
+                if msg is not None:
+                    if handle(loads(msg.payload), msg.data_start):
+                        break
+                    continue
+                if self.stop.is_set():
+                    break
                 sink.rotate()
                 self._advance()
-                if self.stop.wait(self.s.poll_interval_ms / 1000):
-                    sink.flush_all()
-                    self._advance()
-                    return
+                select.select([cur], [], [], self.s.poll_interval_ms / 1000)
+            sink.flush_all()
+            self._advance()
+            cur.send_feedback(flush_lsn=self.advanced, force=True)
+        except psycopg2.Error as e:
+            raise CdcError(
+                f"replication stream of slot {self.s.slot!r} ({self.where}) broke off: {e}; "
+                "what was written is committed, and a new run continues from there"
+            ) from None
+        finally:
+            conn.close()
 
-    def _row(self, table: Table, columns: list[dict]) -> dict:
+    @staticmethod
+    def _complete_row(table: Table, columns: list[dict]) -> list:
+        """The row of a message that does not carry exactly the captured columns."""
         row = {c["name"]: c["value"] for c in columns}
-        if len(row) == len(table.columns) and row.keys() == self.names[table.qualified]:
-            return row  # the usual case: every column, none unknown
         unknown = row.keys() - set(table.column_names)
         if unknown:
             raise CdcError(
@@ -386,51 +440,66 @@ class PostgresCapture:
         for c in table.columns:
             if c.name not in row:  # an unchanged TOASTed value the update does not carry
                 row[c.name] = UNAVAILABLE if c.primitive == "string" else None
-        return row
+        return [row[name] for name in table.column_names]
 
-    def _handle(self, msg: dict, xid: int | None) -> None:
+    def _handle(self, msg: dict, lsn: int) -> bool:
+        """Takes one wal2json message (`lsn`: where its change is in the WAL). True when the
+        stream is to end here: at the barrier, or at a commit once the stop event is set."""
         action = msg["action"]
-        tx = self.tx
         if action == "U" or action == "I":
-            table = self.by_name.get((msg["schema"], msg["table"]))
-            if table is None:
-                return
-            row = self._row(table, msg["columns"])
+            target = self.targets.get((msg["schema"], msg["table"]))
+            if target is None:
+                return False
+            table, topic, names, key_index = target
+            columns = msg["columns"]
+            values = [c["value"] for c in columns]
+            if len(values) != len(names) or [c["name"] for c in columns] != names:
+                values = self._complete_row(table, columns)
             op = "c" if action == "I" else "u"
-            if action == "U" and msg.get("identity"):
-                old_key = {c["name"]: c["value"] for c in msg["identity"]}
-                if any(old_key.get(k) != row[k] for k in table.key):
-                    # A key change is a delete of the old key and a create of the new, as
-                    # Debezium emits it.
-                    self._add("d", table, old_key, msg, tx)
-                    op = "c"
-            self._add(op, table, row, msg, tx)
+            if action == "U" and (identity := msg.get("identity")):
+                for c in identity:
+                    at = key_index.get(c["name"])
+                    if at is not None and c["value"] != values[at]:
+                        # A key change is a delete of the old key and a create of the new, as
+                        # Debezium emits it.
+                        old = {i["name"]: i["value"] for i in identity}
+                        self._add(topic, "d", row_values(table, "d", old), lsn)
+                        op = "c"
+                        break
+            self._add(topic, op, values, lsn)
         elif action == "D":
-            table = self.by_name.get((msg["schema"], msg["table"]))
-            if table is not None:
-                self._add("d", table, {c["name"]: c["value"] for c in msg["identity"]}, msg, tx)
+            target = self.targets.get((msg["schema"], msg["table"]))
+            if target is not None:
+                before = {c["name"]: c["value"] for c in msg["identity"]}
+                self._add(target[1], "d", row_values(target[0], "d", before), lsn)
         elif action == "B":
             self.tx = _Tx(
                 parse_lsn(msg["lsn"]),
                 parse_lsn(msg["nextlsn"]),
-                xid,
+                msg.get("xid"),
                 parse_timestamp_ms(msg["timestamp"]),
             )
         elif action == "C":
-            # A rescan repeats transactions still held back; each is queued once.
+            tx = self.tx
+            # A restarted stream repeats transactions not yet confirmed; each is queued once.
             if not self.completed or tx.commit_lsn > self.completed[-1][0]:
                 if tx.end_lsn > self.advanced:
                     self.completed.append((tx.commit_lsn, tx.end_lsn))
             self.last_commit = tx.commit_lsn
+            self.sink.rotate()  # topics this stream of changes does not touch, too
+            return self.stop.is_set()
+        elif action == "M":
+            return msg.get("prefix") == BARRIER_PREFIX and msg.get("content") == self.barrier
         elif action == "T":
             log.warning("ignoring TRUNCATE of %s.%s", msg.get("schema"), msg.get("table"))
+        return False
 
-    def _add(self, op: str, table: Table, row: dict, msg: dict, tx: _Tx) -> None:
+    def _add(self, topic: TopicState, op: str, values: list, lsn: int) -> None:
+        tx = self.tx
         position = (tx.commit_lsn, tx.index)
         tx.index += 1
-        lsn = parse_lsn(msg["lsn"])
-        self.sink.add(Change(op, table, row, lsn, tx.ts_ms, position, tx.xid, "false",
-                             self.last_commit))  # fmt: skip
+        self.sink.add_row(topic, op, values, lsn, tx.ts_ms, position, tx.xid, "false",
+                          self.last_commit)  # fmt: skip
 
 
 def capture(settings: CaptureSettings, store: ObjectStore, stop=None) -> CaptureReport:

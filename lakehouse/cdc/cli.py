@@ -55,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
         "--rotate-interval-ms",
         type=int,
         default=60_000,
-        help="write an open object after this long (rotate.schedule.interval.ms)",
+        help="write an open object after this long (rotate.schedule.interval.ms; 0: by size only)",
     )
     p.add_argument(
         "--format",
@@ -66,13 +66,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--once",
         action="store_true",
-        help="capture what is pending (snapshot first if the slot is new) and exit",
+        help="capture what was committed before it started (the snapshot first if the slot "
+        "is new) and exit",
     )
     p.add_argument(
         "--poll-interval-ms",
         type=int,
         default=500,
-        help="pause between reads of the slot when streaming",
+        help="when the stream is idle, how often to write objects due by the rotate interval "
+        "and to check for a stop",
     )
     p.add_argument(
         "--simulate",

@@ -18,17 +18,18 @@ import io
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 import fastavro
-from fastavro.read import HEADER_SCHEMA, MAGIC
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from lakehouse.cdc.tables import ZERO, Table
+from lakehouse.cdc import avro
+from lakehouse.cdc.tables import ZERO, CdcError, Table
 
 FORMATS = ("unwrapped", "envelope")
 CDC_FIELDS = ("__op", "__db", "__table", "__schema", "__lsn", "__source_ts_ms", "__deleted")
 CONNECTOR_VERSION = "lakehouse-cdc-0.1.0"
-# Avro's Java DataFileWriter (used by the S3 sink) ends a block once it holds 64,000 bytes.
-SYNC_INTERVAL = 64_000
 
 
 @dataclass(slots=True)
@@ -41,7 +42,7 @@ class Change:
     row: dict
     lsn: int
     ts_ms: int
-    # (commit LSN of the transaction, index of the change in it); orders changes across scans.
+    # (commit LSN of the transaction, index of the change in it); orders changes across runs.
     position: tuple[int, int]
     tx_id: int | None = None
     snapshot: str = "false"  # "true", "last" (final snapshot record) or "false"
@@ -158,83 +159,107 @@ def envelope_schema(table: Table, server: str) -> str:
     )
 
 
-def schema_for(fmt: str, table: Table, server: str) -> str:
-    return value_schema(table, server) if fmt == "unwrapped" else envelope_schema(table, server)
+def row_values(table: Table, op: str, row: dict) -> list:
+    """The row as values in column order. Columns a change does not carry are NULL, except a
+    delete's NOT NULL columns, which take the type's zero value (Avro cannot hold NULL there)."""
+    if op != "d":
+        return [row.get(c.name) for c in table.columns]
+    return [row.get(c.name, None if c.nullable else ZERO[c.primitive]) for c in table.columns]
 
 
-def _image(change: Change) -> dict:
-    """The row with every column; a delete's missing columns are NULL, or the type's zero
-    value for NOT NULL columns (Avro cannot hold NULL there)."""
-    row = change.row
-    columns = change.table.columns
-    if change.op != "d" and len(row) == len(columns):
-        return row.copy()  # complete already; fastavro looks fields up by name
-    if change.op != "d":
-        return {c.name: row.get(c.name) for c in columns}
-    return {c.name: row.get(c.name, None if c.nullable else ZERO[c.primitive]) for c in columns}
+class ChangeBatch:
+    """The changes of one object, a list per attribute, in commit order. `rows` holds each
+    change's row values in column order: the after-image for r/c/u, the before-image for d.
+    The lists after `ts_ms` feed only the envelope format (the unwrapped sink leaves them
+    empty)."""
+
+    __slots__ = ("rows", "ops", "lsns", "ts_ms", "tx_ids", "snapshots", "last_commits",
+                 "processed_ms")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.rows: list = []
+        self.ops: list[str] = []
+        self.lsns: list[int] = []
+        self.ts_ms: list[int] = []
+        self.tx_ids: list[int | None] = []
+        self.snapshots: list[str] = []
+        self.last_commits: list[int | None] = []
+        self.processed_ms: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.ops)
 
 
-def unwrapped_record(change: Change, db: str) -> dict:
-    record = _image(change)
-    record["__op"] = change.op
-    record["__db"] = db
-    record["__table"] = change.table.name
-    record["__schema"] = change.table.schema
-    record["__lsn"] = change.lsn
-    record["__source_ts_ms"] = change.ts_ms
-    record["__deleted"] = "true" if change.op == "d" else "false"
-    return record
+def _string(text: str) -> bytes:
+    data = text.encode()
+    return avro.varint_bytes([len(data)]) + data
 
 
-def envelope_record(change: Change, db: str, server: str, ts_ms: int) -> dict:
-    image = _image(change)
-    prev = None if change.last_commit_lsn is None else str(change.last_commit_lsn)
-    return {
-        "before": image if change.op == "d" else None,
-        "after": None if change.op == "d" else image,
-        "source": {
-            "version": CONNECTOR_VERSION,
-            "connector": "postgresql",
-            "name": server,
-            "ts_ms": change.ts_ms,
-            "snapshot": change.snapshot,
-            "db": db,
-            "sequence": _dumps([prev, str(change.lsn)]),
-            "schema": change.table.schema,
-            "table": change.table.name,
-            "txId": change.tx_id,
-            "lsn": change.lsn,
-            "xmin": None,
-        },
-        "op": change.op,
-        "ts_ms": ts_ms,
-        "transaction": None,
-    }
+_SOME = avro.union_branch(1)  # ["null", T] holding a T
+_NONE = avro.union_branch(0)  # ["null", T] holding null, or [T, "null"] holding a T
 
 
-@lru_cache(maxsize=64)
-def parsed_schema(schema_text: str):
-    return fastavro.parse_schema(json.loads(schema_text))
+def _row_pieces(table: Table, rows: list) -> list:
+    pieces = []
+    for i, column in enumerate(table.columns):
+        try:
+            array = pa.array(list(map(itemgetter(i), rows)), avro.ARROW_TYPES[column.primitive])
+            pieces += avro.field_pieces(array, column.primitive, 0 if column.nullable else None)
+        except (pa.ArrowException, ValueError, OverflowError) as e:
+            raise CdcError(
+                f"table {table.qualified}, column {column.name}: a value does not fit its Avro "
+                f"type {column.primitive}{'' if column.nullable else ' (NOT NULL)'}: {e}"
+            ) from None
+    return pieces
+
+
+def _longs(values: list, nullable: bool = True) -> list:
+    return avro.field_pieces(pa.array(values, pa.int64()), "long", 0 if nullable else None)
+
+
+def encode_batch(fmt: str, table: Table, server: str, db: str, batch: ChangeBatch,
+                 marker: bytes, version: str = CONNECTOR_VERSION) -> bytes:  # fmt: skip
+    """The object container file of a batch: the unwrapped value records, or the envelopes
+    (whose `source.version` is `version`)."""
+    n = len(batch)
+    ops = pa.array(batch.ops, pa.string())
+    deleted = pc.equal(ops, "d")
+    row = _row_pieces(table, batch.rows)
+    if fmt == "unwrapped":
+        pieces = [
+            *row,
+            _SOME, avro.value_bytes(ops, "string"),
+            _SOME + _string(db), _SOME + _string(table.name), _SOME + _string(table.schema),
+            *_longs(batch.lsns), *_longs(batch.ts_ms),
+            pc.if_else(deleted, _SOME + _string("true"), _SOME + _string("false")),
+        ]  # fmt: skip
+        return avro.container(value_schema(table, server), avro.join_rows(pieces, n), marker)
+    image = pc.binary_join_element_wise(_SOME, avro.join_rows(row, n), b"")
+    sequences = [
+        f'[null,"{lsn}"]' if prev is None else f'["{prev}","{lsn}"]'
+        for prev, lsn in zip(batch.last_commits, batch.lsns, strict=True)
+    ]
+    pieces = [
+        pc.if_else(deleted, image, _NONE),  # before
+        pc.if_else(deleted, _NONE, image),  # after
+        _string(version) + _string("postgresql") + _string(server),
+        *_longs(batch.ts_ms, nullable=False),
+        _NONE, avro.value_bytes(pa.array(batch.snapshots, pa.string()), "string"),
+        _string(db),
+        _SOME, avro.value_bytes(pa.array(sequences, pa.string()), "string"),
+        _string(table.schema) + _string(table.name),
+        *_longs(batch.tx_ids), *_longs(batch.lsns),
+        _NONE,  # xmin
+        avro.value_bytes(ops, "string"),
+        *_longs(batch.processed_ms),
+        _NONE,  # transaction
+    ]  # fmt: skip
+    return avro.container(envelope_schema(table, server), avro.join_rows(pieces, n), marker)
 
 
 def sync_marker(name: str) -> bytes:
     """A marker derived from the object's name, so rewriting an object gives the same bytes."""
     return hashlib.md5(name.encode()).digest()
-
-
-def encode_container(schema_text: str, records, marker: bytes) -> bytes:
-    """An Avro object container file (codec null) whose embedded schema is `schema_text`
-    byte for byte: the header is written with Avro's own header schema, then fastavro appends
-    the data blocks to it."""
-    buf = io.BytesIO()
-    header = {
-        "magic": MAGIC,
-        "meta": {"avro.schema": schema_text.encode(), "avro.codec": b"null"},
-        "sync": marker,
-    }
-    fastavro.schemaless_writer(buf, HEADER_SCHEMA, header)
-    fastavro.writer(buf, parsed_schema(schema_text), records, sync_interval=SYNC_INTERVAL)
-    return buf.getvalue()
 
 
 def decode_container(data: bytes) -> tuple[str, list[dict]]:

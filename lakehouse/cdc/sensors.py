@@ -2,78 +2,25 @@
 
 Naive S3 sensors compare keys by name ("everything after the last key"), which misses objects
 that appear out of key order and objects rewritten in place, and they often read only the first
-page of a listing. This one lists every page, and its cursor is the high-water mark
-(last_modified_ms, key) plus the objects already handled whose last-modified time lies within
-`lookback_ms` of that mark, with the version (last-modified time, size) they were handled at:
+page of a listing. This one lists every page and keeps its cursor with lakehouse.sensing
+(watermark plus the objects seen within the look-back, by modification time and size, since
+the capture may rewrite an uncommitted object with more records within the same second):
 
-    {"key": K, "last_modified_ms": T, "recent": {"<key>": [<last_modified_ms>, <size>], ...}}
-
-An object is new when its last-modified time is at or after T - lookback_ms and `recent` does
-not hold it at that version. So a rewritten object (same key, newer time or other size: S3
-listings have one-second resolution) is new again, an object that becomes visible late with an
-older timestamp (S3 stamps a multipart upload with its start time) is still caught, and deleted
-objects drop out of `recent`. A rewrite with the same size within the same second as the
-previous version is not seen; the capture only rewrites an object with identical bytes or more
-records.
+    {"seen": {"<key>": [<last_modified_ms>, <size>], ...}, "watermark_ms": T}
 """
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 
 import dagster as dg
 
 from lakehouse.cdc.assets import RAW_CDC_KEYS, RAW_CDC_TOPICS
 from lakehouse.cdc.sink import parse_object_key, topic_prefix
+from lakehouse.sensing import ObjectCursor, scan
 from lakehouse.storage import ObjectInfo, ObjectStore
 
 DEFAULT_LOOKBACK_MS = 120_000
 DEFAULT_MAX_OBJECTS = 1_000
-
-
-def parse_cursor(text: str | None) -> tuple[int | None, str | None, dict[str, list[int]]]:
-    if not text:
-        return None, None, {}
-    state = json.loads(text)
-    return state["last_modified_ms"], state["key"], dict(state["recent"])
-
-
-def format_cursor(last_modified_ms: int | None, key: str | None, recent: dict[str, list]) -> str:
-    return json.dumps(
-        {"key": key, "last_modified_ms": last_modified_ms, "recent": dict(sorted(recent.items()))},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-
-
-def new_objects(
-    objects: Sequence[ObjectInfo],
-    cursor: str | None,
-    *,
-    lookback_ms: int = DEFAULT_LOOKBACK_MS,
-    max_objects: int = DEFAULT_MAX_OBJECTS,
-) -> tuple[list[ObjectInfo], str]:
-    """The objects to hand on (oldest first, at most max_objects) and the cursor after them."""
-    mark, mark_key, recent = parse_cursor(cursor)
-    floor = None if mark is None else mark - lookback_ms
-    fresh = sorted(
-        (
-            o
-            for o in objects
-            if (floor is None or o.last_modified_ms >= floor)
-            and recent.get(o.key) != [o.last_modified_ms, o.size]
-        ),
-        key=lambda o: (o.last_modified_ms, o.key),
-    )[:max_objects]
-    for o in fresh:
-        if mark is None or (o.last_modified_ms, o.key) > (mark, mark_key or ""):
-            mark, mark_key = o.last_modified_ms, o.key
-    listed = {o.key for o in objects}
-    recent = {k: v for k, v in recent.items() if k in listed}  # deleted objects drop out
-    recent.update({o.key: [o.last_modified_ms, o.size] for o in fresh})
-    if mark is not None:
-        recent = {k: v for k, v in recent.items() if v[0] >= mark - lookback_ms}
-    return fresh, format_cursor(mark, mark_key, recent)
 
 
 def list_topic_objects(lake: ObjectStore, topics: Sequence[str]) -> list[ObjectInfo]:
@@ -109,7 +56,8 @@ def build_raw_cdc_sensor(
         name=name,
         description="Watches " + ", ".join(topic_prefix(t) for t in topics) + " in the lake "
         "(every page of the listing) and requests a run for objects that are new or were "
-        "rewritten since the cursor (last-modified time, key).",
+        "rewritten since the cursor (a watermark of modification times plus the objects seen "
+        "within the look-back, with their time and size).",
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status,
         asset_selection=asset_selection,
@@ -117,9 +65,14 @@ def build_raw_cdc_sensor(
     )
     def raw_cdc_sensor(context: dg.SensorEvaluationContext, lake: ObjectStore):
         objects = list_topic_objects(lake, topics)
-        fresh, cursor = new_objects(
-            objects, context.cursor, lookback_ms=lookback_ms, max_objects=max_objects
+        fresh, after = scan(
+            objects,
+            ObjectCursor.from_json(context.cursor),
+            lookback_ms,
+            with_size=True,
+            limit=max_objects,
         )
+        cursor = after.to_json()
         if cursor != context.cursor:
             context.update_cursor(cursor)
         if not fresh:

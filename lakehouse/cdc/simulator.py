@@ -63,7 +63,7 @@ def simulate(
         fmt=fmt,
         flush_size=flush_size,
         rotate_interval_ms=0,
-        processing_ts_ms=lambda change: change.ts_ms + ENVELOPE_DELAY_MS,
+        processing_ts_ms=lambda source_ts_ms: source_ts_ms + ENVELOPE_DELAY_MS,
     )
     params = {
         "kind": "simulator",
@@ -82,43 +82,40 @@ def simulate(
             )
     else:
         sink.check_writable()
-    try:
-        rows = generate_rows(settings.artists, settings.artworks, settings.seed)
-        if source.get("snapshot") != "done":
-            # Positions (0, i) are the same on every run, so a resumed snapshot skips what is
-            # already written and rewrites the uncommitted object with the same bytes.
-            sink.source = {**params, "snapshot": "running", "batches": 0}
-            ordered = [(ARTISTS, rows[ARTISTS.qualified]), (ARTWORKS, rows[ARTWORKS.qualified])]
-            total = sum(len(r) for _, r in ordered)
-            i = 0
-            for table, table_rows in ordered:
-                for row in table_rows:
-                    snapshot = "last" if i == total - 1 else "true"
-                    sink.add(
-                        Change("r", table, row, SNAPSHOT_LSN, BASE_TS_MS + i, (0, i),
-                               tx_id=1, snapshot=snapshot)
-                    )  # fmt: skip
-                    i += 1
-            sink.flush_all()
-            sink.source = {**params, "snapshot": "done", "batches": 0}
-            sink.save()
-        script = ChangeScript(rows, settings.seed)
-        done = int(sink.source.get("batches", 0))
-        for number in range(1, done + 1):
-            script.batch(number, settings.batch_size)  # replays the state up to the checkpoint
-        snapshot_ms = BASE_TS_MS + settings.artists + settings.artworks
-        for number in range(done + 1, done + batches + 1):
-            ops = script.batch(number, settings.batch_size)
-            base = SNAPSHOT_LSN + number * BATCH_LSN_STRIDE
-            commit_lsn = base + 64 * (len(ops) + 1)
-            last_commit = SNAPSHOT_LSN + (number - 1) * BATCH_LSN_STRIDE + 64 * (len(ops) + 1)
-            ts = snapshot_ms + number * BATCH_INTERVAL_MS
-            for j, op in enumerate(ops):
-                lsn = base + 64 * (j + 1)
-                sink.add(_to_change(op, lsn, ts, 1 + number, (commit_lsn, j), last_commit))
-            sink.flush_all()
-            sink.source = {**sink.source, "batches": number}
-            sink.save()
-    finally:
-        sink.close()
+    rows = generate_rows(settings.artists, settings.artworks, settings.seed)
+    if source.get("snapshot") != "done":
+        # Positions (0, i) are the same on every run, so a resumed snapshot skips what is
+        # already written and rewrites the uncommitted object with the same bytes.
+        sink.source = {**params, "snapshot": "running", "batches": 0}
+        ordered = [(ARTISTS, rows[ARTISTS.qualified]), (ARTWORKS, rows[ARTWORKS.qualified])]
+        total = sum(len(r) for _, r in ordered)
+        i = 0
+        for table, table_rows in ordered:
+            for row in table_rows:
+                snapshot = "last" if i == total - 1 else "true"
+                sink.add(
+                    Change("r", table, row, SNAPSHOT_LSN, BASE_TS_MS + i, (0, i),
+                           tx_id=1, snapshot=snapshot)
+                )  # fmt: skip
+                i += 1
+        sink.flush_all()
+        sink.source = {**params, "snapshot": "done", "batches": 0}
+        sink.save()
+    script = ChangeScript(rows, settings.seed)
+    done = int(sink.source.get("batches", 0))
+    for number in range(1, done + 1):
+        script.batch(number, settings.batch_size)  # replays the state up to the checkpoint
+    snapshot_ms = BASE_TS_MS + settings.artists + settings.artworks
+    for number in range(done + 1, done + batches + 1):
+        ops = script.batch(number, settings.batch_size)
+        base = SNAPSHOT_LSN + number * BATCH_LSN_STRIDE
+        commit_lsn = base + 64 * (len(ops) + 1)
+        last_commit = SNAPSHOT_LSN + (number - 1) * BATCH_LSN_STRIDE + 64 * (len(ops) + 1)
+        ts = snapshot_ms + number * BATCH_INTERVAL_MS
+        for j, op in enumerate(ops):
+            lsn = base + 64 * (j + 1)
+            sink.add(_to_change(op, lsn, ts, 1 + number, (commit_lsn, j), last_commit))
+        sink.flush_all()
+        sink.source = {**sink.source, "batches": number}
+        sink.save()
     return sink.report()

@@ -14,33 +14,25 @@ uncommitted object exists, at exactly its topic's checkpointed next offset; the 
 writes that same key again with the same changes (and possibly more), so it is overwritten,
 never duplicated.
 
-Encoding a large object to Avro costs about as much CPU as reading and decoding its changes, so
-objects of WORKER_MIN_RECORDS or more are encoded in a worker process while the capture reads
-on; writing and committing them stays here, in order.
+Changes are buffered column by column (`ChangeBatch`) and encoded a whole object at a time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
-import os
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from lakehouse.cdc.records import (
     FORMATS,
     Change,
-    encode_container,
-    envelope_record,
-    schema_for,
+    ChangeBatch,
+    encode_batch,
+    row_values,
     sync_marker,
-    unwrapped_record,
 )
 from lakehouse.cdc.tables import CdcError, Table
 from lakehouse.storage import ObjectStore, StorageError
@@ -51,7 +43,6 @@ TOPICS_DIR = "topics"
 CHECKPOINT_DIR = "_cdc_offsets"
 OBJECT_NAME = re.compile(r"^(?P<topic>[^/+]+)\+(?P<partition>\d+)\+(?P<offset>\d{10})\.avro$")
 CHECKPOINT_VERSION = 1
-WORKER_MIN_RECORDS = 2_000  # smaller objects are encoded in-process
 
 
 def topic_prefix(topic: str) -> str:
@@ -86,42 +77,14 @@ class WrittenObject:
     bytes: int
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Ends the worker when the capture that started it is gone (e.g. killed), which the
-    process pool does not notice by itself."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-@dataclass
-class _Job:
-    """An object on its way out: encoded (data) or being encoded (future)."""
-
-    topic: TopicState
-    key: str
-    start: int
-    records: int
-    through: tuple[int, int] | None
-    first_position: tuple[int, int] | None
-    data: bytes | None = None
-    future: Future | None = None
-
-
 @dataclass
 class TopicState:
     table: Table
     topic: str
-    schema_text: str
-    next_offset: int = 0  # the next object's start offset (objects being written included)
-    committed_offset: int = 0  # the next offset as the checkpoint has it
+    committed_offset: int = 0  # the next object's start offset, as the checkpoint has it
     through: tuple[int, int] | None = None  # position of the last change committed
     seen: tuple[int, int] | None = None  # position of the last change buffered or written
-    buffer: list[dict] = field(default_factory=list)
+    buffer: ChangeBatch = field(default_factory=ChangeBatch)
     first_position: tuple[int, int] | None = None
     opened_at: float = 0.0
 
@@ -139,7 +102,7 @@ class CdcSink:
         fmt: str = "unwrapped",
         flush_size: int = 10_000,
         rotate_interval_ms: int = 60_000,
-        processing_ts_ms: Callable[[Change], int] | None = None,
+        processing_ts_ms: Callable[[int], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         if fmt not in FORMATS:
@@ -155,14 +118,10 @@ class CdcSink:
         self.flush_size = flush_size
         self.rotate_interval_s = rotate_interval_ms / 1000
         self.clock = clock
-        self.processing_ts_ms = processing_ts_ms or (lambda change: time.time_ns() // 1_000_000)
-        self.topics: dict[str, TopicState] = {}
-        for t in tables:
-            topic = t.topic(server)
-            self.topics[t.qualified] = TopicState(t, topic, schema_for(fmt, t, server))
+        # The envelope's ts_ms, from the change's source ts_ms: when the change was processed.
+        self.processing_ts_ms = processing_ts_ms or (lambda source_ts_ms: time.time_ns() // 10**6)
+        self.topics = {t.qualified: TopicState(t, t.topic(server)) for t in tables}
         self.written: list[WrittenObject] = []
-        self.inflight: deque[_Job] = deque()
-        self._pool: ProcessPoolExecutor | None = None
         self.on_commit: Callable[[], None] | None = None
         self.source: dict = {}
         self._extra_topics: dict = {}  # topics in the checkpoint that this run does not capture
@@ -212,7 +171,7 @@ class CdcSink:
             t = by_topic.get(name)
             if t is None:
                 continue  # a table captured before but not now: its offsets are kept
-            t.next_offset = t.committed_offset = int(saved["next_offset"])
+            t.committed_offset = int(saved["next_offset"])
             t.through = tuple(saved["through"]) if saved.get("through") else None
             t.seen = t.through
         self._extra_topics = {n: s for n, s in topics.items() if n not in by_topic}
@@ -249,9 +208,9 @@ class CdcSink:
         positions; used to redo an interrupted snapshot."""
         for qualified, offset in offsets.items():
             t = self.topics[qualified]
-            t.next_offset = t.committed_offset = offset
+            t.committed_offset = offset
             t.through = t.seen = None
-            t.buffer, t.first_position = [], None
+            t.buffer, t.first_position = ChangeBatch(), None
             self._discard_beyond(t)
 
     def check_writable(self) -> None:
@@ -265,102 +224,78 @@ class CdcSink:
 
     # -- changes ---------------------------------------------------------------------------
 
-    def topic_for(self, change: Change) -> TopicState:
-        return self.topics[change.table.qualified]
-
     def add(self, change: Change) -> bool:
         """Buffers a change unless its topic already has it; returns whether it was new."""
-        t = self.topics[change.table.qualified]
-        if t.seen is not None and change.position <= t.seen:
+        return self.add_row(
+            self.topics[change.table.qualified], change.op,
+            row_values(change.table, change.op, change.row), change.lsn, change.ts_ms,
+            change.position, change.tx_id, change.snapshot, change.last_commit_lsn,
+        )  # fmt: skip
+
+    def add_row(self, t: TopicState, op: str, values, lsn: int, ts_ms: int,
+                position: tuple[int, int], tx_id: int | None = None, snapshot: str = "false",
+                last_commit_lsn: int | None = None) -> bool:  # fmt: skip
+        """`add` for a row already in column order (a list or tuple of values): the capture's
+        path, which makes no Change per row."""
+        if t.seen is not None and position <= t.seen:
             return False
-        t.seen = change.position
-        if not t.buffer:
-            t.first_position = change.position
+        t.seen = position
+        b = t.buffer
+        if not b.ops:
+            t.first_position = position
             t.opened_at = self.clock()
-        if self.fmt == "unwrapped":
-            t.buffer.append(unwrapped_record(change, self.db))
-        else:
-            t.buffer.append(
-                envelope_record(change, self.db, self.server, self.processing_ts_ms(change))
-            )
-        if len(t.buffer) >= self.flush_size:
+        b.rows.append(values)
+        b.ops.append(op)
+        b.lsns.append(lsn)
+        b.ts_ms.append(ts_ms)
+        if self.fmt == "envelope":
+            b.tx_ids.append(tx_id)
+            b.snapshots.append(snapshot)
+            b.last_commits.append(last_commit_lsn)
+            b.processed_ms.append(self.processing_ts_ms(ts_ms))
+        if len(b.ops) >= self.flush_size:
             self._flush(t)
         elif self.rotate_interval_s and self.clock() - t.opened_at >= self.rotate_interval_s:
             self._flush(t)
         return True
 
     def rotate(self) -> None:
-        """Writes every buffer that has been open for the rotate interval."""
+        """Writes every buffer that has been open for the rotate interval (0: no rotation)."""
+        if not self.rotate_interval_s:
+            return
         now = self.clock()
         for t in self.topics.values():
-            if t.buffer and now - t.opened_at >= self.rotate_interval_s:
+            if t.buffer.ops and now - t.opened_at >= self.rotate_interval_s:
                 self._flush(t)
 
     def flush_all(self) -> None:
         """Writes and commits everything buffered."""
         for t in self.topics.values():
-            if t.buffer:
+            if t.buffer.ops:
                 self._flush(t)
-        while self.inflight:
-            self._complete(self.inflight.popleft())
 
     def _flush(self, t: TopicState) -> None:
-        start, records = t.next_offset, t.buffer
+        """Writes the topic's buffer as the object at its next offset, then commits it."""
+        batch, start = t.buffer, t.committed_offset
         key = object_key(t.topic, start)
-        job = _Job(t, key, start, len(records), t.seen, t.first_position)
-        t.next_offset += len(records)
-        t.buffer, t.first_position = [], None
-        if len(records) >= WORKER_MIN_RECORDS:
-            job.future = self._worker().submit(
-                encode_container, t.schema_text, records, sync_marker(key)
-            )
-        else:
-            job.data = encode_container(t.schema_text, records, sync_marker(key))
-        self.inflight.append(job)
-        # One object may be encoding while the next one fills; older ones are written now.
-        while len(self.inflight) > 1:
-            self._complete(self.inflight.popleft())
-
-    def _worker(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # fork: the worker needs nothing but this process's already-imported code.
-            self._pool = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_exit_with_parent,
-                initargs=(os.getpid(),),
-            )
-        return self._pool
-
-    def _complete(self, job: _Job) -> None:
-        data = job.future.result() if job.future is not None else job.data
+        data = encode_batch(self.fmt, t.table, self.server, self.db, batch, sync_marker(key))
+        t.buffer, t.first_position = ChangeBatch(), None
         try:
-            self.store.put_bytes(job.key, data)
+            self.store.put_bytes(key, data)
         except Exception as e:
-            raise CdcError(f"cannot write {self.store.uri(job.key)}: {e}") from e
-        t = job.topic
-        t.committed_offset = job.start + job.records
-        t.through = job.through
+            raise CdcError(f"cannot write {self.store.uri(key)}: {e}") from e
+        t.committed_offset = start + len(batch)
+        t.through = t.seen
         self.save()
-        self.written.append(WrittenObject(t.topic, job.key, job.start, job.records, len(data)))
-        log.info("wrote %s (%d records)", self.store.uri(job.key), job.records)
+        self.written.append(WrittenObject(t.topic, key, start, len(batch), len(data)))
+        log.info("wrote %s (%d records)", self.store.uri(key), len(batch))
         if self.on_commit:
             self.on_commit()
 
-    def close(self) -> None:
-        """Stops the encoding worker; objects not yet committed are left to the next run."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
     def oldest_buffered(self) -> tuple[int, int] | None:
         """Position of the oldest change not yet committed, across topics."""
-        firsts = [t.first_position for t in self.topics.values() if t.buffer]
-        firsts += [j.first_position for j in self.inflight]
+        firsts = [t.first_position for t in self.topics.values() if t.buffer.ops]
         return min(firsts) if firsts else None
-
-    def buffered(self) -> int:
-        return sum(len(t.buffer) for t in self.topics.values())
 
     def report(self) -> CaptureReport:
         return CaptureReport(

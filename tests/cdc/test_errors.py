@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -9,12 +11,14 @@ import pytest
 from lakehouse.cdc import source
 from lakehouse.cdc.capture import CaptureSettings, capture, connect
 from lakehouse.cdc.cli import main
+from lakehouse.cdc.simulator import SimulatorSettings, simulate
 from lakehouse.cdc.tables import CdcError
 from lakehouse.storage import LocalObjectStore
 from tests.support.postgres import SUPERUSER_PASSWORD, postgres_server
 
 TABLES = (("public", "artists"), ("public", "artworks"))
 CLI = str(Path(sys.executable).with_name("lakehouse-cdc"))
+SMALL = SimulatorSettings(artists=20, artworks=30, batch_size=5)
 
 
 def run(dsn, target, slot="cdc", tables=TABLES, **kw):
@@ -59,17 +63,20 @@ def test_nothing_listening_and_malformed_dsn(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_role_without_replication_privilege(pg, moma_dsn, tmp_path):
+def test_role_without_replication_privilege(pg, moma_dsn, captured):
+    before = snapshot_of(captured)
     with pg.connect() as conn:
         conn.execute("DROP ROLE IF EXISTS reader")
         conn.execute("CREATE ROLE reader LOGIN PASSWORD 'reader-pw'")
     dbname = moma_dsn.split("dbname=")[1].split()[0]
     with pytest.raises(CdcError, match=r"role 'reader' lacks the REPLICATION privilege"):
-        run(pg.dsn(dbname, user="reader", password="reader-pw"), tmp_path)
-    assert list(tmp_path.iterdir()) == []
+        run(pg.dsn(dbname, user="reader", password="reader-pw"), captured)
+    assert snapshot_of(captured) == before
 
 
 def test_wal_level_not_logical(tmp_path):
+    simulate(LocalObjectStore(root=str(tmp_path)), batches=1, settings=SMALL)  # already written
+    before = snapshot_of(tmp_path)
     with postgres_server(wal_level="replica", max_replication_slots="0", max_wal_senders="0") as pg:
         with pytest.raises(
             CdcError,
@@ -77,6 +84,7 @@ def test_wal_level_not_logical(tmp_path):
             r"wal_level=logical",
         ):
             run(pg.dsn(), tmp_path)
+    assert snapshot_of(tmp_path) == before
 
 
 @pytest.mark.parametrize(
@@ -110,14 +118,20 @@ def test_wal_level_not_logical(tmp_path):
         ),
     ],
 )
-def test_tables_that_cannot_be_captured(moma_dsn, tmp_path, ddl, tables, message):
+def test_tables_that_cannot_be_captured(moma_dsn, captured, tmp_path, ddl, tables, message):
+    """Refused before anything is created: no slot, no object, in an empty target or one that
+    already holds a capture."""
     if ddl:
         with connect(moma_dsn, autocommit=True) as conn:
             conn.execute(ddl)
-    with pytest.raises(CdcError, match=message):
-        run(moma_dsn, tmp_path, tables=tables)
+    before = snapshot_of(captured)
+    for target in (captured, tmp_path / "empty"):
+        with pytest.raises(CdcError, match=message):
+            run(moma_dsn, target, slot="other", tables=tables)
+    assert snapshot_of(captured) == before and not (tmp_path / "empty").exists()
     with connect(moma_dsn, autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone()[0] == 0
+        slots = conn.execute("SELECT slot_name FROM pg_replication_slots").fetchall()
+    assert slots == [("cdc",)]
 
 
 def test_unwritable_target(moma_dsn, tmp_path):
@@ -205,3 +219,37 @@ def test_the_installed_command(moma_dsn, tmp_path):
     assert failed.returncode == 2
     assert "lakehouse-cdc: error: cannot connect to PostgreSQL" in failed.stderr
     assert "nope-secret" not in failed.stderr + failed.stdout
+
+
+def test_a_slot_streamed_by_another_capture_is_reported_in_use(moma_dsn, captured, monkeypatch):
+    """While one capture streams the slot, another gives up after a short wait, naming the
+    slot, and writes nothing; the first goes on."""
+    monkeypatch.setattr("lakehouse.cdc.capture.SLOT_BUSY_WAIT_S", 0.5)
+    stop, failure = threading.Event(), []
+    settings = CaptureSettings(dsn=moma_dsn, slot="cdc", server="moma", tables=TABLES,
+                               poll_interval_ms=50)  # fmt: skip
+
+    def stream():
+        try:
+            capture(settings, LocalObjectStore(root=str(captured)), stop)
+        except Exception as e:  # surfaced below
+            failure.append(e)
+
+    first = threading.Thread(target=stream)
+    first.start()
+    try:
+        with connect(moma_dsn, autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            while not conn.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = 'cdc'"
+            ).fetchone()[0]:
+                assert time.monotonic() < deadline, "the first capture never started streaming"
+                time.sleep(0.05)
+        before = snapshot_of(captured)
+        with pytest.raises(CdcError, match=r"replication slot 'cdc' is in use: .*active for PID"):
+            run(moma_dsn, captured)
+        assert snapshot_of(captured) == before
+    finally:
+        stop.set()
+        first.join(30)
+    assert not first.is_alive() and not failure

@@ -51,9 +51,8 @@ def test_cursor_through_new_unchanged_out_of_order_rewritten_and_deleted(tmp_pat
     assert isinstance(result, dg.RunRequest)
     assert result.tags == {"lakehouse/raw_cdc_topics": f"{A},{W}", "lakehouse/raw_cdc_objects": "3"}
     assert cursor == (
-        '{"key":"topics/moma.public.artworks/partition=0/moma.public.artworks+0+0000000000.avro",'
-        f'"last_modified_ms":{T0 + 5},"recent":{{'
-        f'"{k0}":[{T0},3],"{k3}":[{T0 + 5},4],"{w0}":[{T0 + 5},2]}}}}'
+        f'{{"seen":{{"{k0}":[{T0},3],"{k3}":[{T0 + 5},4],"{w0}":[{T0 + 5},2]}},'
+        f'"watermark_ms":{T0 + 5}}}'
     )
     # The selection is the sensor's target (the Hudi assets); the run key names the objects.
     assert tick(s, lake, None)[0].run_key == result.run_key
@@ -61,48 +60,42 @@ def test_cursor_through_new_unchanged_out_of_order_rewritten_and_deleted(tmp_pat
     result, again = tick(s, lake, cursor)  # nothing new
     assert isinstance(result, dg.SkipReason) and again == cursor
 
-    # An object with a key *before* the cursor's key, and an older timestamp, shows up late.
+    # An object with a key *before* the newest key, and an older timestamp, shows up late.
     k2 = object_key(A, 2)
     put(lake, k2, b"late", T0 + 1)
     result, cursor = tick(s, lake, cursor)
     assert result.tags["lakehouse/raw_cdc_objects"] == "1"
-    assert json.loads(cursor) == {
-        "key": w0,
-        "last_modified_ms": T0 + 5,
-        "recent": {k0: [T0, 3], k2: [T0 + 1, 4], k3: [T0 + 5, 4], w0: [T0 + 5, 2]},
-    }
+    assert cursor == (
+        f'{{"seen":{{"{k0}":[{T0},3],"{k2}":[{T0 + 1},4],"{k3}":[{T0 + 5},4],'
+        f'"{w0}":[{T0 + 5},2]}},"watermark_ms":{T0 + 5}}}'
+    )
 
     # An object rewritten after the cursor (the capture re-writing an uncommitted object).
     put(lake, k0, b"abcdef", T0 + 20)
     result, cursor = tick(s, lake, cursor)
     assert result.tags == {"lakehouse/raw_cdc_topics": A, "lakehouse/raw_cdc_objects": "1"}
-    assert json.loads(cursor) == {
-        "key": k0,
-        "last_modified_ms": T0 + 20,
-        "recent": {k0: [T0 + 20, 6], k2: [T0 + 1, 4], k3: [T0 + 5, 4], w0: [T0 + 5, 2]},
-    }
+    assert cursor == (
+        f'{{"seen":{{"{k0}":[{T0 + 20},6],"{k2}":[{T0 + 1},4],"{k3}":[{T0 + 5},4],'
+        f'"{w0}":[{T0 + 5},2]}},"watermark_ms":{T0 + 20}}}'
+    )
 
     # Deleted objects: no run, and they leave the cursor.
     lake.delete(k2)
     lake.delete(w0)
     result, cursor = tick(s, lake, cursor)
     assert isinstance(result, dg.SkipReason)
-    assert json.loads(cursor) == {
-        "key": k0,
-        "last_modified_ms": T0 + 20,
-        "recent": {k0: [T0 + 20, 6], k3: [T0 + 5, 4]},
-    }
+    assert cursor == (
+        f'{{"seen":{{"{k0}":[{T0 + 20},6],"{k3}":[{T0 + 5},4]}},"watermark_ms":{T0 + 20}}}'
+    )
 
-    # Far past the lookback, old entries are pruned; an object older than the lookback window
-    # is taken as handled.
+    # Far past the look-back, old entries are pruned; an object that is older than the newest
+    # one but was not seen is still handed on.
     k9 = object_key(A, 9)
     put(lake, k9, b"new", T0 + 60_000)
     put(lake, object_key(A, 8), b"ancient", T0 + 40_000)
     result, cursor = tick(s, lake, cursor)
     assert result.tags["lakehouse/raw_cdc_objects"] == "2"
-    assert cursor == (
-        f'{{"key":"{k9}","last_modified_ms":{T0 + 60_000},"recent":{{"{k9}":[{T0 + 60_000},3]}}}}'
-    )
+    assert cursor == f'{{"seen":{{"{k9}":[{T0 + 60_000},3]}},"watermark_ms":{T0 + 60_000}}}'
 
 
 def test_a_burst_is_handed_on_in_batches_of_max_objects(tmp_path):
@@ -116,10 +109,14 @@ def test_a_burst_is_handed_on_in_batches_of_max_objects(tmp_path):
         batches.append(
             None if isinstance(result, dg.SkipReason) else result.tags["lakehouse/raw_cdc_objects"]
         )
+        if len(batches) == 1:  # the watermark is the newest object handed on, not listed
+            assert json.loads(cursor)["watermark_ms"] == T0 + 1
     assert batches == ["2", "2", "1", None]
-    state = json.loads(cursor)
-    assert state["key"] == object_key(A, 0) and state["last_modified_ms"] == T0 + 4
-    assert sorted(state["recent"]) == sorted(object_key(A, i) for i in range(5))
+    assert cursor == (
+        '{"seen":{'
+        + ",".join(f'"{object_key(A, i)}":[{T0 + 4 - i},{i + 1}]' for i in range(5))
+        + f'}},"watermark_ms":{T0 + 4}}}'
+    )
 
 
 def test_run_config_comes_from_the_objects(tmp_path):
@@ -188,26 +185,25 @@ def test_against_s3_every_page_rewrites_and_deletes(monkeypatch):
         total = 1_010 + len(report.objects)
         assert result.tags["lakehouse/raw_cdc_objects"] == str(total)
         state = json.loads(cursor)
-        assert len(state["recent"]) == total
-        newest = max(state["recent"].items(), key=lambda kv: (kv[1][0], kv[0]))
-        assert (state["key"], state["last_modified_ms"]) == (newest[0], newest[1][0])
+        assert len(state["seen"]) == total
+        assert state["watermark_ms"] == max(ms for ms, _ in state["seen"].values())
         assert isinstance(tick(s, lake, cursor)[0], dg.SkipReason)
 
         rewritten = object_key(A, 0)
         lake.put_bytes(rewritten, lake.get_bytes(rewritten) + b"")  # same bytes: not new
         result, cursor2 = tick(s, lake, cursor)
-        same_second = json.loads(cursor2)["recent"][rewritten] == state["recent"][rewritten]
+        same_second = json.loads(cursor2)["seen"][rewritten] == state["seen"][rewritten]
         assert isinstance(result, dg.SkipReason) == same_second
         lake.put_bytes(rewritten, b"rewritten with other content")
         result, cursor3 = tick(s, lake, cursor2)
         assert result.tags == {"lakehouse/raw_cdc_topics": A, "lakehouse/raw_cdc_objects": "1"}
-        assert json.loads(cursor3)["recent"][rewritten][1] == len(b"rewritten with other content")
+        assert json.loads(cursor3)["seen"][rewritten][1] == len(b"rewritten with other content")
 
         lake.delete(object_key(W, 10_000))
         result, cursor4 = tick(s, lake, cursor3)
         assert isinstance(result, dg.SkipReason)
-        assert object_key(W, 10_000) not in json.loads(cursor4)["recent"]
-        assert len(json.loads(cursor4)["recent"]) == total - 1
+        assert object_key(W, 10_000) not in json.loads(cursor4)["seen"]
+        assert len(json.loads(cursor4)["seen"]) == total - 1
 
 
 @pytest.mark.parametrize("bad", [{"asset_selection": HUDI, "job": object()}, {}])

@@ -179,12 +179,3 @@ def test_objects_without_offsets_are_not_overwritten(tmp_path):
     with pytest.raises(CdcError, match=r"moma.public.artists\+0\+0000000000.avro already exists"):
         simulate(store, settings=SMALL)
     assert all_bytes(store) == before
-
-
-def test_objects_encoded_in_the_worker_process_are_the_same_bytes(tmp_path, monkeypatch):
-    inline = LocalObjectStore(root=str(tmp_path / "inline"))
-    simulate(inline, batches=2, settings=SMALL, flush_size=40)
-    monkeypatch.setattr("lakehouse.cdc.sink.WORKER_MIN_RECORDS", 1)
-    worker = LocalObjectStore(root=str(tmp_path / "worker"))
-    simulate(worker, batches=2, settings=SMALL, flush_size=40)
-    assert all_bytes(worker) == all_bytes(inline)
