@@ -1,0 +1,356 @@
+"""A HoodieDeltaStreamer-compatible ingest: Avro files from a DFS root into a Hudi table.
+
+It takes the flags and `.properties` keys users already know from HoodieDeltaStreamer, and
+reads only source files modified after the checkpoint stored in the table's last commit
+(`deltastreamer.checkpoint.key`, a modification time in epoch milliseconds, as AvroDFSSource's
+path selector keeps it), so a rerun with no new files writes nothing.
+
+Limitation shared with Hudi's path selector: a file whose modification time equals the
+checkpoint but that appears after the run is not picked up.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import posixpath
+from dataclasses import dataclass, field
+
+import fastavro
+import pyarrow as pa
+
+from lakehouse.hudi.config import (
+    COMMIT_TIME_PAYLOAD,
+    GLOBAL_INDEXES,
+    HIVE_DEFAULT_PARTITION,
+    PAYLOADS,
+    TABLE_TYPES,
+    HudiConfig,
+    HudiConfigError,
+    HudiSchemaError,
+    NotAHudiTableError,
+    TableConfig,
+    WriteOptions,
+    parse_bool,
+    parse_int,
+)
+from lakehouse.hudi.props import Properties, PropertiesError
+from lakehouse.hudi.props import parse as parse_properties
+from lakehouse.hudi.schema import arrow_from_avro
+from lakehouse.hudi.storage import Storage, StorageError
+from lakehouse.hudi.table import CommitResult, HudiTable
+
+log = logging.getLogger(__name__)
+
+AVRO_DFS_SOURCE = "org.apache.hudi.utilities.sources.AvroDFSSource"
+FILE_SCHEMA_PROVIDER = "org.apache.hudi.utilities.schema.FilebasedSchemaProvider"
+REGISTRY_SCHEMA_PROVIDER = "org.apache.hudi.utilities.schema.SchemaRegistryProvider"
+DS_OPERATIONS = ("UPSERT", "INSERT", "BULK_INSERT")
+
+DFS_ROOT = "hoodie.deltastreamer.source.dfs.root"
+SCHEMA_FILE = "hoodie.deltastreamer.schemaprovider.source.schema.file"
+REGISTRY_URL = "hoodie.deltastreamer.schemaprovider.registry.url"
+
+
+def load_properties(path: str, overrides: list[str] | None = None) -> Properties:
+    """A DeltaStreamer props file (local path or s3://) with its `include=` files, then
+    `--hoodie-conf key=value` overrides."""
+    props = Properties()
+    _load(path, props, seen=set())
+    for item in overrides or []:
+        if "=" not in item:
+            raise HudiConfigError(f"--hoodie-conf {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        props.set(key.strip(), value.strip(), f"--hoodie-conf {key.strip()}")
+    return props
+
+
+def _read_text(uri: str) -> str:
+    parent, _, name = uri.rstrip("/").rpartition("/")
+    try:
+        return Storage(parent or ".").read(name).decode("utf-8")
+    except StorageError as e:
+        raise HudiConfigError(f"cannot read properties file {uri}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise HudiConfigError(f"{uri} is not UTF-8 text: {e}") from None
+
+
+def _load(uri: str, into: Properties, seen: set[str]) -> None:
+    if uri in seen:
+        raise HudiConfigError(f"{uri} includes itself")
+    seen.add(uri)
+    try:
+        props = parse_properties(_read_text(uri), uri)
+    except PropertiesError as e:
+        raise HudiConfigError(str(e)) from None
+    include = props.values.pop("include", None)
+    if include:
+        where = props.origins.pop("include")
+        target = (
+            include
+            if "://" in include or include.startswith("/")
+            else posixpath.join(uri.rpartition("/")[0] or ".", include)
+        )
+        try:
+            _load(target, into, seen)
+        except HudiConfigError as e:
+            raise HudiConfigError(f"{where}: include={include}: {e}") from None
+    into.update(props)
+
+
+@dataclass
+class DeltaStreamerArgs:
+    """The HoodieDeltaStreamer command line, as parsed by lakehouse.hudi.cli."""
+
+    table_type: str
+    target_base_path: str
+    target_table: str
+    props: str
+    op: str = "UPSERT"
+    source_ordering_field: str | None = None
+    source_class: str = AVRO_DFS_SOURCE
+    schemaprovider_class: str | None = None
+    filter_dupes: bool = False
+    hoodie_conf: list[str] = field(default_factory=list)
+    payload_class: str | None = None
+    source_limit: int | None = None
+    enable_sync: bool = False
+
+
+@dataclass
+class Job:
+    """Everything a run needs, validated before anything is read or written."""
+
+    config: HudiConfig
+    base_path: str
+    operation: str
+    dfs_root: str
+    schema_file: str | None
+    source_limit: int | None
+    props: Properties
+
+
+def build_job(args: DeltaStreamerArgs) -> Job:
+    props = load_properties(args.props, args.hoodie_conf)
+    if args.table_type not in TABLE_TYPES:
+        raise HudiConfigError(f"--table-type {args.table_type!r} is not one of {TABLE_TYPES}")
+    op = args.op.upper()
+    if op not in DS_OPERATIONS:
+        raise HudiConfigError(f"--op {args.op!r} is not one of {', '.join(DS_OPERATIONS)}")
+    if args.source_class.rpartition(".")[2] != "AvroDFSSource":
+        raise HudiConfigError(
+            f"--source-class {args.source_class} is not supported here; use {AVRO_DFS_SOURCE}"
+        )
+
+    def need(key: str) -> str:
+        value = props.get(key)
+        if not value:
+            raise HudiConfigError(f"{args.props}: {key} is not set")
+        return value
+
+    index = (props.get("hoodie.index.type") or "GLOBAL_BLOOM").upper()
+    if index not in GLOBAL_INDEXES:
+        raise HudiConfigError(
+            f"{props.where('hoodie.index.type')}: hoodie.index.type={index} is not supported; "
+            f"this writer keeps record keys unique across partitions ({', '.join(GLOBAL_INDEXES)})"
+        )
+    if parse_bool(props, "hoodie.metadata.enable", False):
+        raise HudiConfigError(
+            f"{props.where('hoodie.metadata.enable')}: hoodie.metadata.enable=true: the metadata "
+            "table is not written here, and Spark would stop seeing these commits"
+        )
+    if parse_bool(props, "hoodie.datasource.write.drop.partition.columns", False):
+        raise HudiConfigError(
+            f"{props.where('hoodie.datasource.write.drop.partition.columns')}: "
+            "drop.partition.columns=true makes tables hudi-rs cannot read; keep the partition "
+            "column in the data"
+        )
+    timezone = props.get("hoodie.table.timeline.timezone")
+    if timezone and timezone != "UTC":
+        raise HudiConfigError(
+            f"{props.where('hoodie.table.timeline.timezone')}: timeline timezone must be UTC"
+        )
+    for key in list(props.values):
+        if key.endswith(".shuffle.parallelism"):
+            parse_int(props, key, 1, minimum=1)
+    payload = (
+        args.payload_class
+        or props.get("hoodie.datasource.write.payload.class")
+        or COMMIT_TIME_PAYLOAD
+    )
+    if payload not in PAYLOADS:
+        raise HudiConfigError(f"payload class {payload} is not supported")
+    database, _, name = args.target_table.rpartition(".")
+    ordering = (
+        args.source_ordering_field or props.get("hoodie.datasource.write.precombine.field") or "ts"
+    )
+    table = TableConfig(
+        name=name,
+        record_key_fields=need("hoodie.datasource.write.recordkey.field"),
+        precombine_field=ordering,
+        partition_fields=props.get("hoodie.datasource.write.partitionpath.field") or "",
+        table_type=args.table_type,
+        hive_style_partitioning=parse_bool(
+            props, "hoodie.datasource.write.hive_style_partitioning", False
+        ),
+        urlencode_partition=parse_bool(
+            props, "hoodie.datasource.write.partitionpath.urlencode", False
+        ),
+        keygenerator_class=props.get("hoodie.datasource.write.keygenerator.class") or None,
+        payload_class=payload,
+        database=props.get("hoodie.database.name") or database or "default",
+    )
+    delete_mode = props.get("lakehouse.hudi.delete.mode") or "soft"
+    if delete_mode not in ("soft", "hard"):
+        raise HudiConfigError(
+            f"{props.where('lakehouse.hudi.delete.mode')}: lakehouse.hudi.delete.mode="
+            f"{delete_mode!r} must be soft or hard"
+        )
+    update_path = parse_bool(props, "hoodie.bloom.index.update.partition.path", True)
+    update_path = parse_bool(props, "hoodie.simple.index.update.partition.path", update_path)
+    write = WriteOptions(
+        delete_mode=delete_mode,
+        delete_field=props.get("lakehouse.hudi.delete.field") or "__deleted",
+        filter_dupes=args.filter_dupes,
+        update_partition_path=update_path,
+        small_file_limit=parse_int(props, "hoodie.parquet.small.file.limit", 104_857_600),
+        max_file_size=parse_int(props, "hoodie.parquet.max.file.size", 125_829_120, minimum=1),
+        record_size_estimate=parse_int(
+            props, "hoodie.copyonwrite.record.size.estimate", 1024, minimum=1
+        ),
+        inline_compaction=parse_bool(props, "hoodie.compact.inline", True),
+        compaction_delta_commits=parse_int(
+            props, "hoodie.compact.inline.max.delta.commits", 5, minimum=1
+        ),
+        auto_clean=parse_bool(props, "hoodie.clean.automatic", True),
+        commits_retained=parse_int(props, "hoodie.cleaner.commits.retained", 10, minimum=1),
+        # Where null/empty partition values go; Hudi 0.9 (the original) wrote "default".
+        default_partition=props.get("lakehouse.hudi.partition.default") or HIVE_DEFAULT_PARTITION,
+    )
+    provider = (args.schemaprovider_class or "").rpartition(".")[2]
+    schema_file = props.get(SCHEMA_FILE) or None
+    if provider == "FilebasedSchemaProvider" and not schema_file:
+        raise HudiConfigError(f"{args.props}: {SCHEMA_FILE} is not set (FilebasedSchemaProvider)")
+    if provider == "SchemaRegistryProvider":
+        log.info("no schema registry locally: using each Avro file's own writer schema")
+        schema_file = None
+    elif provider not in ("", "FilebasedSchemaProvider"):
+        raise HudiConfigError(
+            f"--schemaprovider-class {args.schemaprovider_class} is not supported"
+        )
+    if args.enable_sync:
+        log.info("--enable-sync: Hive sync runs on EMR only; locally the catalog is not touched")
+    return Job(
+        config=HudiConfig(table, write),
+        base_path=args.target_base_path,
+        operation=op,
+        dfs_root=need(DFS_ROOT),
+        schema_file=schema_file,
+        source_limit=args.source_limit,
+        props=props,
+    )
+
+
+@dataclass(frozen=True)
+class SourceBatch:
+    files: list[str]
+    data: pa.Table | None
+    checkpoint: str | None
+
+
+def read_source(job: Job, after: str | None) -> SourceBatch:
+    """Avro files under the DFS root modified after the checkpoint, in modification order,
+    decoded into one Arrow table (all of them, or none on any error)."""
+    try:
+        last = int(after) if after else -1
+    except ValueError:
+        raise HudiConfigError(
+            f"the table's checkpoint {after!r} is not a modification time in milliseconds"
+        ) from None
+    root = Storage(job.dfs_root)
+    entries = [
+        e
+        for e in root.list("", recursive=True)
+        if not any(part.startswith((".", "_")) for part in e.path.split("/")) and e.mtime_ms > last
+    ]
+    entries.sort(key=lambda e: (e.mtime_ms, e.path))
+    if job.source_limit is not None:
+        chosen, total = [], 0
+        for e in entries:
+            if chosen and total + e.size > job.source_limit:
+                break
+            chosen.append(e)
+            total += e.size
+        entries = chosen
+    if not entries:
+        return SourceBatch([], None, after)
+    reader_schema = None
+    if job.schema_file:
+        text = _read_text(job.schema_file)
+        try:
+            reader_schema = fastavro.parse_schema(json.loads(text))
+        except (ValueError, fastavro.schema.SchemaParseException) as e:
+            raise HudiSchemaError(f"{job.schema_file}: not a valid Avro schema: {e}") from None
+    tables = []
+    for e in entries:
+        uri = root.uri_of(e.path)
+        try:
+            reader = fastavro.reader(io.BytesIO(root.read(e.path)), reader_schema=reader_schema)
+            schema = reader_schema or reader.writer_schema
+            arrow_schema = arrow_from_avro(schema)
+            _check_fields(job, arrow_schema, uri)
+            records = list(reader)
+        except HudiSchemaError:
+            raise
+        except Exception as err:  # fastavro raises many types for corrupt input
+            raise HudiSchemaError(f"{uri}: not a readable Avro file: {err}") from None
+        tables.append(pa.Table.from_pylist(records, schema=arrow_schema))
+    try:
+        data = pa.concat_tables(tables, promote_options="default")
+    except pa.ArrowInvalid as e:
+        raise HudiSchemaError(
+            f"source files under {job.dfs_root} have clashing schemas: {e}"
+        ) from None
+    files = [root.uri_of(e.path) for e in entries]
+    return SourceBatch(files, data, str(entries[-1].mtime_ms))
+
+
+def _check_fields(job: Job, schema: pa.Schema, uri: str) -> None:
+    table = job.config.table
+    roles = [(f, "record key field") for f in table.record_key_fields]
+    roles.append((table.precombine_field, "ordering field (--source-ordering-field)"))
+    roles += [(f, "partition field") for f in table.partition_fields]
+    for name, role in roles:
+        if name not in schema.names:
+            raise HudiSchemaError(
+                f"{uri}: the source schema has no {role} {name!r} (fields: "
+                f"{', '.join(schema.names)})"
+            )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    commit: CommitResult | None  # None when there were no new source files
+    files: list[str]
+    checkpoint: str | None
+
+
+def run(args: DeltaStreamerArgs) -> RunResult:
+    """One ingest cycle: new source files -> one commit. Validates settings, the table and all
+    source files before writing anything."""
+    job = build_job(args)
+    try:
+        table = HudiTable.open(job.base_path, job.config.write)
+        table._check_matches(job.config.table)
+        previous = table.last_checkpoint()
+    except NotAHudiTableError:
+        table, previous = None, None
+    batch = read_source(job, previous)
+    if batch.data is None:
+        return RunResult(None, [], previous)
+    if table is None:
+        # Created only once the source is known to be good (refuses a non-empty directory).
+        table = HudiTable.create(job.base_path, job.config)
+    result = table.write(batch.data, job.operation, source_checkpoint=batch.checkpoint)
+    return RunResult(result, batch.files, batch.checkpoint)

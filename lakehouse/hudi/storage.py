@@ -1,0 +1,173 @@
+"""File access for Hudi tables on a local disk or in S3, through pyarrow.fs.
+
+Paths inside a table are '/'-separated and relative to the table's base path. A write becomes
+visible all at once: locally through a temporary file and a rename, in S3 because an object
+appears only when its upload completes.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+TMP_DIR = ".hoodie/.temp"
+
+
+class StorageError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # relative to the base path
+    size: int
+    mtime_ms: int
+
+
+def s3_filesystem(options: dict[str, str] | None = None) -> pafs.S3FileSystem:
+    """An S3 filesystem; the endpoint comes from options or AWS_ENDPOINT_URL, credentials from
+    the usual AWS chain (environment, profile, instance role)."""
+    options = dict(options or {})
+    endpoint = options.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
+    kwargs: dict = {}
+    region = options.get("aws_region") or os.environ.get("AWS_REGION")
+    if region:
+        kwargs["region"] = region
+    if endpoint:
+        parsed = urlparse(endpoint)
+        kwargs["endpoint_override"] = parsed.netloc or parsed.path
+        kwargs["scheme"] = parsed.scheme or "https"
+    if options.get("aws_access_key_id"):
+        kwargs["access_key"] = options["aws_access_key_id"]
+        kwargs["secret_key"] = options.get("aws_secret_access_key")
+    return pafs.S3FileSystem(**kwargs)
+
+
+def resolve(uri: str, options: dict[str, str] | None = None) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path within it) for a local path, file:// or s3:// URI."""
+    if uri.startswith("s3://") or uri.startswith("s3a://"):
+        rest = uri.split("://", 1)[1].rstrip("/")
+        if not rest:
+            raise StorageError(f"{uri!r} names no bucket")
+        return s3_filesystem(options), rest
+    if uri.startswith("file://"):
+        uri = uri[len("file://") :]
+    if "://" in uri:
+        raise StorageError(f"unsupported storage scheme in {uri!r}: use a local path or s3://")
+    return pafs.LocalFileSystem(), os.path.abspath(uri)
+
+
+class Storage:
+    """A table's base path on some filesystem."""
+
+    def __init__(self, uri: str, options: dict[str, str] | None = None):
+        self.uri = uri.rstrip("/")
+        self.options = dict(options or {})
+        self.fs, self.root = resolve(uri, options)
+        self.local = isinstance(self.fs, pafs.LocalFileSystem)
+        self._dirs: set[str] = set()  # directories this object made or found (local only)
+
+    def full(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def uri_of(self, rel: str) -> str:
+        return f"{self.uri}/{rel}" if rel else self.uri
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.full(rel)).type != pafs.FileType.NotFound
+
+    def is_dir(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.full(rel)).type == pafs.FileType.Directory
+
+    def read(self, rel: str) -> bytes:
+        try:
+            with self.fs.open_input_stream(self.full(rel)) as f:
+                return f.read()
+        except FileNotFoundError as e:
+            raise StorageError(f"{self.uri_of(rel)} does not exist") from e
+
+    def open_input(self, rel: str):
+        return self.fs.open_input_file(self.full(rel))
+
+    def mkdir(self, rel: str) -> None:
+        # S3 has no directories; prefixes exist once an object does. Locally os.makedirs costs
+        # a fraction of LocalFileSystem.create_dir for a new directory.
+        if self.local and rel not in self._dirs:
+            os.makedirs(self.full(rel), exist_ok=True)
+            self._dirs.add(rel)
+
+    def write(self, rel: str, data: bytes) -> None:
+        """Write a whole file so that readers see either nothing or all of it."""
+        target = self.full(rel)
+        if self.local:
+            self.mkdir(rel.rpartition("/")[0])
+            # Temporary files live under .hoodie/.temp, where no reader looks for data files.
+            self.mkdir(TMP_DIR)
+            tmp = f"{self.full(TMP_DIR)}/.write-{uuid.uuid4().hex}.tmp"
+            try:
+                with self.fs.open_output_stream(tmp) as f:
+                    f.write(data)
+                self.fs.move(tmp, target)
+            except BaseException:
+                try:
+                    self.fs.delete_file(tmp)
+                except (FileNotFoundError, OSError):
+                    pass
+                raise
+        else:
+            with self.fs.open_output_stream(target) as f:
+                f.write(data)
+
+    def open_output(self, rel: str):
+        """A stream for a large file (a data file); not atomic, so data files are only ever
+        written under names no committed instant refers to."""
+        self.mkdir(rel.rpartition("/")[0])
+        return self.fs.open_output_stream(self.full(rel))
+
+    def size(self, rel: str) -> int:
+        return self.fs.get_file_info(self.full(rel)).size
+
+    def write_new(self, rel: str, data: bytes) -> None:
+        """Write a file that must not exist yet (timeline instants are immutable)."""
+        if self.exists(rel):
+            raise StorageError(f"{self.uri_of(rel)} already exists")
+        self.write(rel, data)
+
+    def delete(self, rel: str) -> bool:
+        try:
+            self.fs.delete_file(self.full(rel))
+            return True
+        except FileNotFoundError:
+            return False
+
+    def delete_dir(self, rel: str) -> None:
+        self._dirs = {d for d in self._dirs if d != rel and not d.startswith(rel + "/")}
+        try:
+            self.fs.delete_dir(self.full(rel))
+        except FileNotFoundError:
+            pass
+
+    def list(self, rel: str = "", recursive: bool = False) -> list[FileEntry]:
+        """Files (not directories) under rel, with paths relative to the base path."""
+        selector = pafs.FileSelector(self.full(rel), allow_not_found=True, recursive=recursive)
+        prefix = len(self.root) + 1
+        out = []
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File:
+                continue
+            mtime = info.mtime_ns // 1_000_000 if info.mtime_ns is not None else 0
+            out.append(FileEntry(info.path[prefix:], info.size or 0, mtime))
+        return out
+
+    def list_dirs(self, rel: str = "") -> list[str]:
+        selector = pafs.FileSelector(self.full(rel), allow_not_found=True, recursive=False)
+        prefix = len(self.root) + 1
+        return [
+            i.path[prefix:]
+            for i in self.fs.get_file_info(selector)
+            if i.type == pafs.FileType.Directory
+        ]
