@@ -15,6 +15,7 @@ AWS_ENV = {
     "LAKEHOUSE_ENV": "aws",
     "LAKEHOUSE_S3_BUCKET": "acme-lake",
     "LAKEHOUSE_S3_PREFIX": "prod",
+    "LAKEHOUSE_EMR_CLUSTER_ID": "j-2AXXXXXXGAPLF",
     "REDSHIFT_HOST": "cluster.example.invalid",
     "REDSHIFT_USER": "dbt",
     "REDSHIFT_PASSWORD": "not-a-secret",
