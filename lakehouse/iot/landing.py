@@ -105,11 +105,15 @@ class LandingWriter:
         self.opened_at: float | None = None
 
     def add(self, record: dict) -> Batch | None:
+        self.append(record)
+        return self.flush() if self.due() else None
+
+    def append(self, record: dict) -> None:
+        """Buffers a record without writing; the caller decides when to flush."""
         if self.opened_at is None:
             self.opened_at = self.clock()
         self.buffer.append(record)
         self.size += len(json.dumps(record, separators=(",", ":"))) + 1
-        return self.flush() if self.due() else None
 
     def due(self) -> bool:
         if not self.buffer:

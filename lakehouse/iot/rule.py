@@ -3,7 +3,11 @@
 SELECT data.device_id, data.gateway_id, data.temperature, data.humidity, data.pressure,
        data.color.red, data.color.green, data.color.blue, data.color.ambient, ts,
        clientid() AS device,
-       parse_time("yyyy-MM-dd'T'HH:mm:ss.SSSZ", timestamp(), "UTC") AS msg_received
+       parse_time("yyyy-MM-dd'T'HH:mm:ss.SSSZ", timestamp(), "UTC") AS msg_received,
+       schema_version, msg_id, rssi, snr                     -- v2 extras, absent in v1
+
+as in infra/iot/iot.yaml. A payload that is not a JSON object cannot be flattened; the bridge
+lands it through `unparsed()` instead, so that it is quarantined with its reason, not lost.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import datetime as dt
 
 DATA_FIELDS = ("device_id", "gateway_id", "temperature", "humidity", "pressure")
 COLOR_FIELDS = ("red", "green", "blue", "ambient")
+V2_FIELDS = ("schema_version", "msg_id", "rssi", "snr")
 
 
 def msg_received(arrival: dt.datetime) -> str:
@@ -29,6 +34,17 @@ def flatten(message: dict, client_id: str, arrival: dt.datetime) -> dict:
     record.update({k: color[k] for k in COLOR_FIELDS if k in color})
     if "ts" in message:
         record["ts"] = message["ts"]
+    record.update({k: message[k] for k in V2_FIELDS if k in message})
     record["device"] = client_id
     record["msg_received"] = msg_received(arrival)
     return record
+
+
+def unparsed(payload: bytes, error: str, client_id: str, arrival: dt.datetime) -> dict:
+    """The landed record of a payload that is not a JSON object: its text and why."""
+    return {
+        "payload_error": error,
+        "payload": payload.decode("utf-8", "backslashreplace")[:10_000],
+        "device": client_id,
+        "msg_received": msg_received(arrival),
+    }

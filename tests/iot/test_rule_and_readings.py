@@ -2,6 +2,8 @@ import datetime as dt
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lakehouse.iot.readings import Quarantined, to_reading
 from lakehouse.iot.rule import flatten, msg_received
@@ -95,3 +97,40 @@ def test_missing_fields_are_named():
     assert to_reading(flatten({"nonsense": 1}, "gw", ARRIVAL), NOW).reason.startswith(
         "missing fields: device_id, gateway_id, temperature"
     )
+
+
+def test_v2_extras_pass_through_the_rule_and_name_the_message():
+    v2 = GOLDEN | {"schema_version": 2, "msg_id": "a" * 32, "rssi": -61, "snr": 9}
+    record = flatten(v2, "lora-iot-gateway-01", ARRIVAL)
+    assert {k: record[k] for k in ("schema_version", "msg_id", "rssi", "snr")} == {
+        "schema_version": 2, "msg_id": "a" * 32, "rssi": -61, "snr": 9
+    }  # fmt: skip
+    reading = to_reading(record, NOW)
+    assert (reading["message_id"], reading["rssi"], reading["snr"]) == ("a" * 32, -61, 9)
+    assert to_reading(golden_record(), NOW)["message_id"] == (
+        "0447383033363932003C0034@1598543131.9861386"
+    )
+    assert to_reading(record | {"rssi": 1.5}, NOW) == Quarantined(
+        "rssi is float 1.5, not an integer"
+    )
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+FIELDS = ["device_id", "gateway_id", "temperature", "humidity", "pressure", "red", "green", "blue",
+          "ambient", "ts", "msg_id", "rssi", "snr", "payload_error"]  # fmt: skip
+
+
+@given(changes=st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=5))
+def test_any_record_is_typed_or_quarantined_never_an_exception(changes):
+    result = to_reading(golden_record() | changes, NOW)
+    if isinstance(result, Quarantined):
+        assert result.reason
+    else:
+        assert set(result) >= {"message_id", "temperature_f", "pressure_inhg", "ts"}
+        assert 0 <= result["red"] <= 255 and -40 <= result["temperature_c"] <= 120

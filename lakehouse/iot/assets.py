@@ -1,0 +1,244 @@
+"""Telemetry assets: landed messages -> typed sensor_messages -> the sensor star schema -> marts.
+
+Hourly partitions are UTC arrival hours of the landing layout (`message/YYYY/MM/DD/HH/`); the
+current hour is a partition too (end_offset=1), so fresh telemetry loads while it arrives.
+Resources: `lake` (the landing zone and the load files) and `warehouse` (DuckDB or Redshift).
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from lakehouse.dbt.project import dbt_project
+from lakehouse.iot import pipeline
+from lakehouse.iot.tables import DIMENSIONS
+from lakehouse.run_policy import NETWORK_RETRY
+from lakehouse.storage import ObjectStore
+from lakehouse.tickit.assets import dbt_failure, with_row_counts
+from lakehouse.warehouse import Warehouse
+
+OWNERS = ["team:data-platform"]
+# Loads into the warehouse run one at a time (the instance gives each pool one slot): a DuckDB
+# file has a single writer, and deduplication against loaded partitions assumes serial loads.
+POOL = "iot_warehouse_loads"
+HOURLY = dg.HourlyPartitionsDefinition(start_date="2020-01-01-00:00", end_offset=1)
+DIMENSION_KEYS = {t.name: dg.AssetKey(["sensor", t.name]) for t in DIMENSIONS}
+MESSAGE_KEY = dg.AssetKey(["sensor", "message"])
+QUARANTINE_KEY = dg.AssetKey("sensor_messages_quarantine")
+
+
+def _failure(e: Exception) -> dg.Failure:
+    """Bad data or a missing upstream partition does not heal by retrying."""
+    return dg.Failure(str(e), allow_retries=False)
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    group_name="iot_landing",
+    owners=OWNERS,
+    kinds={"python", "s3"},
+    retry_policy=NETWORK_RETRY,
+    description="Gateway messages as the IoT rule flattened them, landed as gzip JSON lines "
+    "under message/YYYY/MM/DD/HH/ (UTC arrival hour) by Kinesis Data Firehose in AWS or by "
+    "lakehouse-iot-bridge locally. A materialization lists the hour's objects into "
+    "message/manifests/partitions/<hour>.manifest: exactly those are loaded downstream.",
+)
+def sensor_messages_raw(context: dg.AssetExecutionContext, lake: ObjectStore):
+    raw = pipeline.snapshot_raw(lake, context.partition_key)
+    return dg.MaterializeResult(
+        metadata={
+            "partition": raw.partition,
+            "files": len(raw.objects),
+            "bytes": raw.bytes,
+            "rows": raw.records,
+            "unreadable_lines": raw.unreadable,
+            "uri": dg.MetadataValue.path(lake.uri(raw.manifest_key)),
+            "uris": dg.MetadataValue.json([lake.uri(k) for k in raw.objects[:100]]),
+        }
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "sensor_messages",
+            deps=[sensor_messages_raw],
+            partitions_def=HOURLY,
+            group_name="iot_warehouse",
+            owners=OWNERS,
+            kinds={"python", "table"},
+            description="iot.sensor_messages: every landed record typed and converted as the "
+            "original Lambda did (°F, inHg, colours scaled to 0-255), deduplicated by message "
+            "id (msg_id, or device and gateway read time) within the hour and against the "
+            "hours already loaded. Replaced per partition in one transaction.",
+        ),
+        dg.AssetSpec(
+            QUARANTINE_KEY,
+            deps=[sensor_messages_raw],
+            partitions_def=HOURLY,
+            group_name="iot_warehouse",
+            owners=OWNERS,
+            kinds={"python", "table"},
+            description="iot.sensor_messages_quarantine: the records of each hour that were "
+            "not loaded, with the reason (not JSON, missing field, wrong type, out of range, "
+            "timestamp before 2000 or in the future, duplicate message id) and the record.",
+        ),
+    ],
+    retry_policy=NETWORK_RETRY,
+    pool=POOL,
+)
+def sensor_messages(context: dg.AssetExecutionContext, lake: ObjectStore, warehouse: Warehouse):
+    try:
+        typed = pipeline.load_sensor_messages(lake, warehouse, context.partition_key)
+    except pipeline.PipelineError as e:
+        raise _failure(e) from None
+    yield dg.MaterializeResult(
+        asset_key="sensor_messages",
+        metadata={
+            "partition": typed.partition,
+            "rows": typed.rows,
+            "dagster/row_count": typed.rows,
+            "files": typed.files,
+            "bytes": typed.bytes,
+            "devices": dg.MetadataValue.json(dict(sorted(typed.devices.items()))),
+            "quarantined": typed.quarantined,
+            "duplicates": typed.duplicates,
+            "relation": "iot.sensor_messages",
+            "uri": dg.MetadataValue.path(lake.uri(typed.typed_manifest)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINE_KEY,
+        metadata={
+            "partition": typed.partition,
+            "rows": typed.quarantined,
+            "dagster/row_count": typed.quarantined,
+            "bytes": typed.quarantine_bytes,
+            "reasons": dg.MetadataValue.json(dict(sorted(typed.reasons.items()))),
+            "relation": "iot.sensor_messages_quarantine",
+            "uri": dg.MetadataValue.path(lake.uri(typed.quarantine_manifest)),
+        },
+    )
+
+
+@dg.asset(
+    key=MESSAGE_KEY,
+    deps=["sensor_messages"],
+    partitions_def=HOURLY,
+    group_name="iot_warehouse",
+    owners=OWNERS,
+    kinds={"python", "table"},
+    retry_policy=NETWORK_RETRY,
+    pool=POOL,
+    description="sensor.message, the star schema's streaming fact (guid = device id, ts in "
+    "epoch seconds, temp in °F): each hour's rows written as one gzip JSON-lines file with a "
+    "manifest, then delete-then-insert of the hour in one transaction (Redshift: COPY ... "
+    "MANIFEST GZIP JSON 'auto'; DuckDB: read_json of the same files).",
+)
+def message(context: dg.AssetExecutionContext, lake: ObjectStore, warehouse: Warehouse):
+    try:
+        loaded = pipeline.load_message(lake, warehouse, context.partition_key)
+    except pipeline.PipelineError as e:
+        raise _failure(e) from None
+    return dg.MaterializeResult(
+        metadata={
+            "partition": loaded.partition,
+            "rows": loaded.rows,
+            "dagster/row_count": loaded.rows,
+            "files": loaded.files,
+            "bytes": loaded.bytes,
+            "relation": "sensor.message",
+            "uri": dg.MetadataValue.path(lake.uri(loaded.manifest_key)),
+        }
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key,
+            group_name="iot_warehouse",
+            owners=OWNERS,
+            kinds={"python", "table"},
+            description=f"sensor.{name}: a dimension of the sensor star schema"
+            + (" (the fact: one row per sensor x history event)" if name == "sensors" else "")
+            + ", fully refreshed from the seed CSVs in lakehouse/iot/seeds/ (the reference rows "
+            "plus the LoRa nodes registered in lora_nodes.csv), uploaded to "
+            f"sensor/{name}/{name}.csv and loaded with the other dimensions in one transaction.",
+        )
+        for name, key in DIMENSION_KEYS.items()
+    ],
+    retry_policy=NETWORK_RETRY,
+    pool=POOL,
+)
+def sensor_dimensions(lake: ObjectStore, warehouse: Warehouse):
+    loaded = pipeline.load_dimensions(lake, warehouse)
+    for name, key in DIMENSION_KEYS.items():
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "rows": loaded.rows[name],
+                "dagster/row_count": loaded.rows[name],
+                "files": 1,
+                "bytes": loaded.bytes[name],
+                "relation": f"sensor.{name}",
+                "uri": dg.MetadataValue.path(lake.uri(loaded.keys[name])),
+            },
+        )
+
+
+# -- dbt marts ------------------------------------------------------------------------------
+
+DBT_GROUPS = {"staging": "iot_staging", "marts": "iot_marts"}
+
+# New telemetry partitions flow to the marts without anyone clicking: whenever a parent
+# (a partition of sensor.message or sensor_messages, a dimension) is updated. Unlike eager(),
+# this does not wait for missing parents: most hourly partitions never have data.
+MARTS_AUTOMATION = dg.AutomationCondition.eager().without(
+    ~dg.AutomationCondition.any_deps_missing()
+)
+
+
+class IotDbtTranslator(DagsterDbtTranslator):
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] != "model":
+            return spec
+        return spec.replace_attributes(
+            group_name=DBT_GROUPS[props["fqn"][2]],
+            owners=OWNERS,
+            automation_condition=MARTS_AUTOMATION,
+        )
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="tag:iot",
+    retry_policy=NETWORK_RETRY,
+    dagster_dbt_translator=IotDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+    ),
+)
+def iot_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore, warehouse: Warehouse
+):
+    """Views over the star schema (the original's four, plus latency) and hourly aggregates."""
+    args = ["build", "--vars", json.dumps({"lake_root": lake.root_uri})]
+    invocation = dbt.cli(args, context=context, raise_on_error=False)
+    events = list(invocation.stream())
+    yield from with_row_counts(events, invocation.manifest, warehouse)
+    if not invocation.is_successful():
+        raise dbt_failure(invocation.get_artifact("run_results.json"))

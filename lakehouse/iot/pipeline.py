@@ -1,0 +1,323 @@
+"""Telemetry from the landing zone to the warehouse, one hourly partition at a time.
+
+The asset bodies call these functions; so does the latency benchmark. Every step is idempotent:
+a partition's files have fixed names and its warehouse rows are deleted and re-inserted in one
+transaction, so a re-run (or a retry after a crash) leaves the same result.
+
+1. snapshot_raw: the landed objects of one arrival hour, listed into a manifest.
+2. load_sensor_messages: every record typed (or quarantined with its reason), deduplicated by
+   message id within the partition and against the partitions already loaded.
+3. load_message: the star schema's `message` rows of the partition (guid, ts, temp in °F).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lakehouse.iot.landing import hour_prefix, partition_of, read_records
+from lakehouse.iot.load import (
+    ensure_tables,
+    manifest_urls,
+    replace_all_from_csv,
+    replace_partition,
+    transaction,
+    write_part,
+)
+from lakehouse.iot.readings import Quarantined, message_id, to_reading
+from lakehouse.iot.seeds import star_schema_rows, to_csv
+from lakehouse.iot.tables import ALL_TABLES, DIMENSIONS, MESSAGE, QUARANTINE, SENSOR_MESSAGES
+from lakehouse.storage import ObjectStore, StorageError
+from lakehouse.warehouse import Warehouse
+
+LANDING_PREFIX = "message"
+TYPED_PREFIX = "sensor_messages"
+QUARANTINE_PREFIX = "sensor_messages_quarantine"
+MESSAGE_PREFIX = "sensor/message"
+DIMENSIONS_PREFIX = "sensor"
+PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
+RECORD_TEXT_BYTES = 60_000  # the quarantine's record column is VARCHAR(65535) (bytes)
+
+
+class PipelineError(RuntimeError):
+    pass
+
+
+def partition_hour(partition_key: str) -> dt.datetime:
+    """'2020-08-27-15:00' -> 2020-08-27 15:00 (naive UTC, as TIMESTAMP columns hold it)."""
+    try:
+        return dt.datetime.strptime(partition_key, PARTITION_FORMAT)
+    except ValueError:
+        raise PipelineError(f"partition {partition_key!r} is not YYYY-MM-DD-HH:00") from None
+
+
+def hour_text(hour: dt.datetime) -> str:
+    return f"{hour:%Y-%m-%d %H:%M:%S}"
+
+
+def raw_manifest_key(hour: dt.datetime, prefix: str = LANDING_PREFIX) -> str:
+    # Under manifests/, which partition_of never takes for landed data.
+    return f"{prefix}/manifests/partitions/{hour:%Y-%m-%d-%H}.manifest"
+
+
+def key_of(lake: ObjectStore, url: str) -> str:
+    root = lake.root_uri.rstrip("/") + "/"
+    if not url.startswith(root):
+        raise PipelineError(f"manifest entry {url!r} is outside the lake {lake.root_uri}")
+    return url[len(root) :]
+
+
+@dataclass
+class RawPartition:
+    partition: str
+    manifest_key: str
+    objects: list[str]
+    bytes: int
+    records: int
+    unreadable: int
+
+
+def snapshot_raw(
+    lake: ObjectStore, partition_key: str, prefix: str = LANDING_PREFIX
+) -> RawPartition:
+    """Lists the partition's landed objects into a manifest: exactly these are loaded next."""
+    hour = partition_hour(partition_key)
+    objects = [
+        o
+        for o in lake.list_objects(hour_prefix(prefix, hour))
+        if partition_of(o.key) == partition_key
+    ]
+    records = unreadable = 0
+    for o in objects:
+        for _, record in read_records(lake.get_bytes(o.key), o.key):
+            if isinstance(record, Quarantined):
+                unreadable += 1
+            else:
+                records += 1
+    manifest_key = raw_manifest_key(hour, prefix)
+    entries = [{"url": lake.uri(o.key), "mandatory": True} for o in objects]
+    lake.put_bytes(manifest_key, json.dumps({"entries": entries}).encode())
+    return RawPartition(
+        partition=partition_key,
+        manifest_key=manifest_key,
+        objects=[o.key for o in objects],
+        bytes=sum(o.size for o in objects),
+        records=records,
+        unreadable=unreadable,
+    )
+
+
+def _record_text(record: dict) -> str:
+    text = json.dumps(record, separators=(",", ":"), default=repr)
+    return text.encode()[:RECORD_TEXT_BYTES].decode("utf-8", "ignore")
+
+
+def _safe_message_id(record: dict) -> str | None:
+    try:
+        mid = message_id(record)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return mid if isinstance(mid, str) and len(mid) <= 64 else None
+
+
+@dataclass
+class TypedPartition:
+    partition: str
+    rows: int
+    devices: Counter = field(default_factory=Counter)
+    quarantined: int = 0
+    duplicates: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    typed_manifest: str = ""
+    quarantine_manifest: str = ""
+    files: int = 0  # landed objects read
+    bytes: int = 0  # of the typed part written
+    quarantine_bytes: int = 0
+
+
+def _reason_kind(reason: str) -> str:
+    """A short label for metadata: the reason without its values."""
+    for kind in ("duplicate message id", "missing fields", "not JSON", "not a JSON object",
+                 "is not finite", "not a number", "is outside", "before 2000", "in the future",
+                 "is negative", "not a gzip", "device_id", "gateway_id", "msg_id"):  # fmt: skip
+        if kind in reason:
+            return kind
+    return "other"
+
+
+def load_sensor_messages(
+    lake: ObjectStore,
+    warehouse: Warehouse,
+    partition_key: str,
+    now: float | None = None,
+    prefix: str = LANDING_PREFIX,
+) -> TypedPartition:
+    hour = partition_hour(partition_key)
+    landed_hour = hour_text(hour)
+    now = time.time() if now is None else now
+    try:
+        urls = manifest_urls(lake, raw_manifest_key(hour, prefix))
+    except StorageError:
+        raise PipelineError(
+            f"partition {partition_key} has no raw manifest: materialize sensor_messages_raw "
+            "for it first"
+        ) from None
+    typed: list[dict] = []
+    quarantine: list[dict] = []
+    first_seen: dict[str, str] = {}
+
+    def quarantined(source: str, reason: str, record: dict | None) -> None:
+        quarantine.append({
+            "landed_hour": landed_hour,
+            "source": source[:1024],
+            "reason": reason[:1024],
+            "message_id": _safe_message_id(record) if record is not None else None,
+            "record": _record_text(record) if record is not None else None,
+        })  # fmt: skip
+
+    for url in urls:
+        key = key_of(lake, url)
+        for line, record in read_records(lake.get_bytes(key), key):
+            source = f"{key}:{line}"
+            if isinstance(record, Quarantined):
+                quarantined(source, record.reason, None)
+                continue
+            reading = to_reading(record, now)
+            if isinstance(reading, Quarantined):
+                quarantined(source, reading.reason, record)
+            elif reading["message_id"] in first_seen:
+                mid = reading["message_id"]
+                quarantined(
+                    source, f"duplicate message id {mid} (first at {first_seen[mid]})", record
+                )
+            else:
+                first_seen[reading["message_id"]] = source
+                typed.append(reading | {"landed_hour": landed_hour, "source": source[:1024]})
+
+    with transaction(warehouse) as session:
+        ensure_tables(session, [SENSOR_MESSAGES, QUARANTINE])
+        if typed:
+            # A re-delivered message has the same id and the same gateway read time, so only
+            # the partitions' rows within this one's ts range can hold it.
+            existing = dict(
+                session.query(
+                    f"SELECT message_id, landed_hour FROM {SENSOR_MESSAGES.qualified} "  # noqa: S608
+                    f"WHERE landed_hour <> {session.mark} AND ts BETWEEN {session.mark} AND "
+                    f"{session.mark}",
+                    [hour, min(r["ts"] for r in typed), max(r["ts"] for r in typed)],
+                )
+            )
+            kept = []
+            for row in typed:
+                other = existing.get(row["message_id"])
+                if other is None:
+                    kept.append(row)
+                    continue
+                other_text = (
+                    other.strftime(PARTITION_FORMAT) if hasattr(other, "strftime") else other
+                )
+                record = {k: v for k, v in row.items() if k not in ("landed_hour", "source")}
+                quarantined(
+                    row["source"],
+                    f"duplicate message id {row['message_id']} (already loaded from partition "
+                    f"{other_text})",
+                    record,
+                )
+            typed = kept
+        typed_part = write_part(lake, TYPED_PREFIX, hour, typed)
+        quarantine_part = write_part(lake, QUARANTINE_PREFIX, hour, quarantine)
+        replace_partition(session, SENSOR_MESSAGES, lake, typed_part.manifest_key, hour)
+        replace_partition(session, QUARANTINE, lake, quarantine_part.manifest_key, hour)
+
+    reasons = Counter(_reason_kind(q["reason"]) for q in quarantine)
+    return TypedPartition(
+        partition=partition_key,
+        rows=len(typed),
+        devices=Counter(r["device_id"] for r in typed),
+        quarantined=len(quarantine),
+        duplicates=reasons.get("duplicate message id", 0),
+        reasons=reasons,
+        typed_manifest=typed_part.manifest_key,
+        quarantine_manifest=quarantine_part.manifest_key,
+        files=len(urls),
+        bytes=typed_part.bytes,
+        quarantine_bytes=quarantine_part.bytes,
+    )
+
+
+def read_part_rows(lake: ObjectStore, manifest_key: str) -> list[dict]:
+    rows = []
+    for url in manifest_urls(lake, manifest_key):
+        key = key_of(lake, url)
+        for _, record in read_records(lake.get_bytes(key), key):
+            if isinstance(record, Quarantined):
+                raise PipelineError(
+                    f"{key}: written by this pipeline but unreadable: {record.reason}"
+                )
+            rows.append(record)
+    return rows
+
+
+@dataclass
+class MessagePartition:
+    partition: str
+    rows: int
+    manifest_key: str
+    files: int
+    bytes: int
+
+
+def load_message(lake: ObjectStore, warehouse: Warehouse, partition_key: str) -> MessagePartition:
+    """The partition's typed rows as `sensor.message` rows, replacing the partition's."""
+    hour = partition_hour(partition_key)
+    typed_manifest = f"{TYPED_PREFIX}/manifests/{hour:%Y-%m-%d-%H}.manifest"
+    try:
+        typed = read_part_rows(lake, typed_manifest)
+    except StorageError:
+        raise PipelineError(
+            f"partition {partition_key} has no sensor_messages manifest: materialize "
+            "sensor_messages for it first"
+        ) from None
+    rows = [
+        {
+            "guid": r["device_id"],
+            "ts": math.floor(r["ts"]),
+            "temp": r["temperature_f"],
+            "landed_hour": hour_text(hour),
+        }  # fmt: skip
+        for r in typed
+    ]
+    part = write_part(lake, MESSAGE_PREFIX, hour, rows)
+    with transaction(warehouse) as session:
+        ensure_tables(session, [MESSAGE])
+        replace_partition(session, MESSAGE, lake, part.manifest_key, hour)
+    return MessagePartition(partition_key, len(rows), part.manifest_key, part.files, part.bytes)
+
+
+@dataclass
+class Dimensions:
+    rows: dict[str, int]
+    keys: dict[str, str]
+    bytes: dict[str, int]
+
+
+def load_dimensions(
+    lake: ObjectStore, warehouse: Warehouse, registry: list[dict] | None = None
+) -> Dimensions:
+    """Full refresh of the star schema's dimensions and fact, all in one transaction."""
+    rows = star_schema_rows(registry)
+    keys, sizes = {}, {}
+    for table in DIMENSIONS:
+        key = f"{DIMENSIONS_PREFIX}/{table.name}/{table.name}.csv"
+        data = to_csv(table, rows[table.name])
+        lake.put_bytes(key, data)
+        keys[table.name], sizes[table.name] = key, len(data)
+    with transaction(warehouse) as session:
+        ensure_tables(session, ALL_TABLES)  # and the telemetry tables, so the marts can build
+        for table in DIMENSIONS:
+            replace_all_from_csv(session, table, lake, keys[table.name])
+    return Dimensions({t: len(r) for t, r in rows.items()}, keys, sizes)

@@ -1,0 +1,79 @@
+"""The sensor that turns newly landed telemetry objects into partition runs.
+
+Its cursor is lakehouse.sensing's ObjectCursor (a watermark of modification times plus the
+objects seen in a look-back window), so objects that appear out of key order, late (S3 stamps an
+upload's start) or replaced under the same key are still noticed. Each tick lists the hour
+folders from one hour before the look-back window up to now, not the whole landing prefix; the
+first tick, and a tick after a pause of more than two days, list everything. Objects written
+into older hour folders later (a backfill) are loaded by materializing those partitions.
+"""
+
+import datetime as dt
+import hashlib
+import time
+from collections import defaultdict
+
+import dagster as dg
+
+from lakehouse.iot.assets import MESSAGE_KEY, QUARANTINE_KEY, sensor_messages_raw
+from lakehouse.iot.landing import hour_prefix, partition_of
+from lakehouse.iot.pipeline import LANDING_PREFIX
+from lakehouse.sensing import LOOKBACK_MS, ObjectCursor, scan
+from lakehouse.storage import ObjectInfo, ObjectStore
+
+PARTITION_ASSETS = [sensor_messages_raw.key, dg.AssetKey("sensor_messages"), QUARANTINE_KEY,
+                    MESSAGE_KEY]  # fmt: skip
+MAX_HOURS_WALKED = dt.timedelta(hours=48)
+
+
+def landed_objects(lake: ObjectStore, cursor: ObjectCursor, now_s: float) -> list[ObjectInfo]:
+    start = dt.datetime.fromtimestamp((cursor.watermark_ms - LOOKBACK_MS) / 1000, dt.UTC)
+    hour = start.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    end = dt.datetime.fromtimestamp(now_s, dt.UTC) + dt.timedelta(hours=1)
+    if cursor.watermark_ms == 0 or end - hour > MAX_HOURS_WALKED:
+        # First tick, or a long pause: one listing of the whole prefix is cheaper.
+        return [o for o in lake.list_objects(f"{LANDING_PREFIX}/") if partition_of(o.key)]
+    found = []
+    while hour <= end:
+        found += [
+            o for o in lake.list_objects(hour_prefix(LANDING_PREFIX, hour)) if partition_of(o.key)
+        ]
+        hour += dt.timedelta(hours=1)
+    return found
+
+
+def partition_requests(new: list[ObjectInfo]) -> list[dg.RunRequest]:
+    by_partition = defaultdict(list)
+    for o in new:
+        by_partition[partition_of(o.key)].append(o)
+    requests = []
+    for partition, objects in sorted(by_partition.items()):
+        identity = "\n".join(f"{o.key} {o.last_modified_ms}" for o in objects)
+        requests.append(
+            dg.RunRequest(
+                # The same new objects give the same key: a retried tick requests nothing twice.
+                run_key=f"{partition}:{hashlib.sha256(identity.encode()).hexdigest()[:16]}",
+                partition_key=partition,
+                asset_selection=PARTITION_ASSETS,
+                tags={"lakehouse/new_objects": str(len(objects))},
+            )
+        )
+    return requests
+
+
+@dg.sensor(
+    name="sensor_messages_landed",
+    description="Watches message/YYYY/MM/DD/HH/ in the lake; for each hour with new or replaced "
+    "objects it requests a run of that hourly partition: sensor_messages_raw, "
+    "sensor_messages (+ quarantine) and sensor.message.",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    asset_selection=PARTITION_ASSETS,
+)
+def sensor_messages_landed(context: dg.SensorEvaluationContext, lake: ObjectStore):
+    cursor = ObjectCursor.from_json(context.cursor)
+    new, after = scan(landed_objects(lake, cursor, time.time()), cursor)
+    context.update_cursor(after.to_json())
+    if not new:
+        return dg.SkipReason("no new or replaced telemetry objects")
+    return partition_requests(new)

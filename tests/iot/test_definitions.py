@@ -1,0 +1,59 @@
+"""The telemetry domain as Dagster sees it: partitions, metadata policy and the automation that
+carries new partitions to the marts."""
+
+import dagster as dg
+
+from lakehouse.definitions import defs
+from lakehouse.iot.assets import HOURLY, MESSAGE_KEY, iot_dbt_models
+from lakehouse.iot.materialize import plan
+
+MARTS = {"sensor_msg_detail", "sensor_msg_count", "sensor_avg_temp", "sensor_avg_temp_current",
+         "sensor_hourly", "message_latency"}  # fmt: skip
+PARTITIONED = {"sensor_messages_raw", "sensor_messages", "sensor_messages_quarantine",
+               "sensor/message"}  # fmt: skip
+
+
+def test_telemetry_assets_are_hourly_and_in_iot_groups():
+    graph = defs.resolve_asset_graph()
+    iot = {k.to_user_string(): graph.get(k) for k in graph.get_all_asset_keys()
+           if (graph.get(k).group_name or "").startswith("iot_")}  # fmt: skip
+    assert {k for k, n in iot.items() if n.partitions_def == HOURLY} == PARTITIONED
+    assert MARTS | {"sensor/sensor", "sensor/sensors", "sensor/history"} <= set(iot)
+    assert graph.get(dg.AssetKey("sensor_msg_count")).parent_keys == {
+        dg.AssetKey("stg_sensor__installed_sensors"),
+        dg.AssetKey("stg_sensor__messages"),
+    }
+    assert graph.get(dg.AssetKey("stg_sensor__messages")).parent_keys == {MESSAGE_KEY}
+
+
+def test_materialize_plan_runs_partitions_between_the_rest_and_the_marts():
+    before, telemetry, after, skipped = plan(defs, HOURLY)
+    names = lambda keys: {k.to_user_string() for k in keys}  # noqa: E731
+    assert names(telemetry) == PARTITIONED
+    assert MARTS <= names(after)
+    assert {"sensor/sensor", "raw_tickit_data", "fct_sales"} <= names(before)
+    assert not (before & after) and not skipped
+
+
+def test_a_new_message_partition_requests_the_marts():
+    instance = dg.DagsterInstance.ephemeral()
+    marts = dg.AssetSelection.assets(iot_dbt_models)
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=marts)
+    for key in iot_dbt_models.keys:  # the marts exist and are up to date
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+    quiet = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=marts, cursor=first.cursor
+    )
+    assert quiet.total_requested == 0
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=MESSAGE_KEY, partition="2026-11-23-08:00")
+    )
+    after = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=marts, cursor=quiet.cursor
+    )
+    requested = {r.key.to_user_string() for r in after.results if r.true_subset.size}
+    # Everything that reads sensor.message, in one request; not the models that do not.
+    assert requested == {
+        "stg_sensor__messages", "sensor_msg_detail", "sensor_msg_count", "sensor_avg_temp",
+        "sensor_avg_temp_current", "message_latency",
+    }  # fmt: skip
