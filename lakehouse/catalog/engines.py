@@ -1,19 +1,50 @@
-"""SQL engines over the catalog: Trino in AWS, DuckDB locally. Queries are written once (in
-Trino's dialect, the one users write against the lake) and transpiled by sqlglot for DuckDB."""
+"""SQL engines over the catalog (resource key `query_engine`): Trino in AWS, DuckDB locally.
+
+Queries are written once, in Trino's dialect and with Trino's catalog names (`hive.<db>.<table>`
+for lake tables, `postgresql.public.<table>` for the live source), and transpiled by sqlglot
+for DuckDB, which attaches the same names: the warehouse file as `hive`, the source database
+(or its embedded replica) as `postgresql`.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import tempfile
+import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 import sqlglot
 from pydantic import Field
 
+from lakehouse.catalog.local import WarehouseLockedError
+from lakehouse.catalog.spec import check_identifier
+
+LAKE_CATALOG = "hive"
+SOURCE_CATALOG = "postgresql"
+SOURCE_SCHEMA = "public"
+
+
+class QueryEngineError(RuntimeError):
+    pass
+
 
 class QueryEngine(dg.ConfigurableResource):
-    def query(self, sql: str) -> list[tuple]:
-        """Runs one statement written in Trino's dialect; returns its rows."""
+    dialect: str = "trino"
+
+    def query(self, sql: str, source_tables: Mapping[str, pa.Table] | None = None) -> list[tuple]:
+        """Runs one statement written in Trino's dialect; returns its rows. `source_tables`
+        stand in for `postgresql.public.<name>` where the engine has no live source."""
+        raise NotImplementedError
+
+    @property
+    def live_source(self) -> str | None:
+        """How the engine reaches the live source database, or None if it cannot."""
         raise NotImplementedError
 
 
@@ -23,36 +54,144 @@ def to_dialect(sql: str, dialect: str) -> str:
     return sqlglot.transpile(sql, read="trino", write=dialect)[0]
 
 
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _secret(value: str | None) -> str | None:
+    """A secret's value: Dagster resolves EnvVar fields when it runs a step, but not when the
+    resource is used directly."""
+    return value.get_value() if isinstance(value, dg.EnvVar) else value
+
+
+def _scrub(message: str, dsn: str) -> str:
+    """An error message without the DSN or any password in it."""
+    return re.sub(r"password\s*=\s*\S+", "password=***", message.replace(dsn, "<dsn>"))
+
+
+def load_postgres_extension(con: duckdb.DuckDBPyConnection) -> None:
+    """Loads DuckDB's postgres extension from its PyPI package (duckdb-extension-postgres),
+    never from the network. DuckDB derives the entry point from the file name, so the packaged
+    `postgres.duckdb_extension` is loaded through a copy named `postgres_scanner`."""
+    import duckdb_extension_postgres
+
+    version = f"v{duckdb.__version__}"
+    packaged = (
+        Path(duckdb_extension_postgres.__file__).parent
+        / "extensions"
+        / version
+        / "postgres.duckdb_extension"
+    )
+    if not packaged.exists():
+        raise QueryEngineError(
+            f"{packaged} is missing: duckdb-extension-postgres must match duckdb {version}"
+        )
+    target = Path(tempfile.gettempdir()) / f"lakehouse-duckdb-{version}"
+    copy = target / "postgres_scanner.duckdb_extension"
+    if not copy.exists() or copy.stat().st_size != packaged.stat().st_size:
+        target.mkdir(parents=True, exist_ok=True)
+        partial = target / f".postgres_scanner.{os.getpid()}.tmp"
+        shutil.copyfile(packaged, partial)
+        os.replace(partial, copy)
+    con.execute(f"load {_sql_string(str(copy))}")
+
+
 class DuckDBEngine(QueryEngine):
-    """The local warehouse file, with the lake's views; read-only, so dbt can keep writing."""
+    """The local warehouse file with the lake's tables, read-only (dbt and the catalog sync keep
+    writing it), plus the `moma` source database when `postgres_dsn` is set."""
 
+    dialect: str = "duckdb"
     path: str
+    postgres_dsn: str | None = Field(default=None, description="libpq DSN of the moma database")
+    lock_timeout_seconds: float = 120.0
 
-    def query(self, sql: str) -> list[tuple]:
-        with duckdb.connect(self.path, read_only=True) as con:
+    @property
+    def live_source(self) -> str | None:
+        return "PostgreSQL (DuckDB postgres extension)" if self.postgres_dsn else None
+
+    def _attach_warehouse(self, con: duckdb.DuckDBPyConnection) -> None:
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.05
+        while True:
+            try:
+                con.execute(f"attach {_sql_string(self.path)} as {LAKE_CATALOG} (read_only)")
+                con.execute(f"use {LAKE_CATALOG}")
+                return
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower():
+                    raise
+                if time.monotonic() > deadline:
+                    raise WarehouseLockedError(
+                        f"{self.path} stayed locked by another process for "
+                        f"{self.lock_timeout_seconds:.0f} s: {e}"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _attach_source(self, con, source_tables: Mapping[str, pa.Table] | None) -> None:
+        dsn = _secret(self.postgres_dsn)
+        if dsn:
+            load_postgres_extension(con)
+            try:
+                con.execute(
+                    f"attach {_sql_string(dsn)} as {SOURCE_CATALOG} (type postgres, read_only)"
+                )
+            except duckdb.Error as e:
+                raise QueryEngineError(
+                    "cannot attach the moma source database (MOMA_SOURCE_DSN): "
+                    + _scrub(str(e).splitlines()[0], dsn)
+                ) from None
+        elif source_tables:
+            con.execute(f"attach ':memory:' as {SOURCE_CATALOG}")
+            con.execute(f"create schema {SOURCE_CATALOG}.{SOURCE_SCHEMA}")
+            for name, rows in source_tables.items():
+                check_identifier(name, "source table")
+                con.register("source_rows", rows)
+                con.execute(
+                    f'create table {SOURCE_CATALOG}.{SOURCE_SCHEMA}."{name}" as '  # noqa: S608
+                    "select * from source_rows"
+                )
+                con.unregister("source_rows")
+
+    def query(self, sql: str, source_tables: Mapping[str, pa.Table] | None = None) -> list[tuple]:
+        with duckdb.connect() as con:
+            self._attach_warehouse(con)
+            self._attach_source(con, source_tables)
             return con.execute(to_dialect(sql, "duckdb")).fetchall()
 
 
 class TrinoEngine(QueryEngine):
-    """A Trino cluster (e.g. on EMR) with the Glue-backed `hive` catalog and a `postgresql` one."""
+    """A Trino cluster (e.g. on EMR) with the Glue-backed `hive` catalog and a `postgresql`
+    catalog on the live source. TLS and basic auth when a password is configured."""
 
-    host: str
+    host: str = Field(default="", description="TRINO_HOST; required when a query runs")
     port: int = 443
-    user: str
-    catalog: str = "hive"
+    user: str = "lakehouse"
+    catalog: str = LAKE_CATALOG
     schema_name: str = "default"
     http_scheme: str = "https"
     password: str | None = Field(default=None, description="basic auth over HTTPS when set")
+    ca_bundle: str | None = Field(default=None, description="CA file to verify the server with")
     session_properties: Mapping[str, str] = {}
+
+    @property
+    def live_source(self) -> str | None:
+        return f"Trino catalog {SOURCE_CATALOG}"
 
     def connect(self):
         import trino
 
+        if not self.host:
+            raise QueryEngineError(
+                "no Trino coordinator configured: set TRINO_HOST (and TRINO_PORT, TRINO_USER, "
+                "TRINO_PASSWORD for basic auth over HTTPS)"
+            )
         auth = None
-        if self.password:
+        password = _secret(self.password)
+        if password:
             if self.http_scheme != "https":
-                raise ValueError("TRINO_PASSWORD needs HTTPS: set TRINO_HTTP_SCHEME=https")
-            auth = trino.auth.BasicAuthentication(self.user, self.password)
+                raise QueryEngineError("TRINO_PASSWORD needs HTTPS: set TRINO_HTTP_SCHEME=https")
+            auth = trino.auth.BasicAuthentication(self.user, password)
         return trino.dbapi.connect(
             host=self.host,
             port=self.port,
@@ -61,11 +200,27 @@ class TrinoEngine(QueryEngine):
             schema=self.schema_name,
             http_scheme=self.http_scheme,
             auth=auth,
+            http_session=self._http_session(),
             session_properties=dict(self.session_properties),
             source="lakehouse",
         )
 
-    def query(self, sql: str) -> list[tuple]:
+    def _http_session(self):
+        import requests
+
+        session = requests.Session()
+        if self.ca_bundle:
+            # requests prefers REQUESTS_CA_BUNDLE from the environment over a session's own
+            # CA file; keep the configured one (and the environment's proxies).
+            session.trust_env = False
+            session.proxies = requests.utils.get_environ_proxies(
+                f"{self.http_scheme}://{self.host}:{self.port}"
+            )
+            session.verify = self.ca_bundle
+        return session
+
+    def query(self, sql: str, source_tables: Mapping[str, pa.Table] | None = None) -> list[tuple]:
+        # Trino reaches the source through its own postgresql catalog; no stand-ins.
         con = self.connect()
         try:
             cursor = con.cursor()
@@ -73,3 +228,23 @@ class TrinoEngine(QueryEngine):
             return [tuple(row) for row in cursor.fetchall()]
         finally:
             con.close()
+
+
+def trino_from_env() -> TrinoEngine:
+    """TRINO_HOST, TRINO_PORT (443), TRINO_USER (lakehouse), TRINO_CATALOG (hive),
+    TRINO_SCHEMA (default), TRINO_HTTP_SCHEME (https), TRINO_PASSWORD, TRINO_CA_BUNDLE; all
+    optional until a query runs."""
+    env = os.environ.get
+    port = env("TRINO_PORT") or "443"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise QueryEngineError(f"TRINO_PORT={port!r} is not a port number")
+    return TrinoEngine(
+        host=env("TRINO_HOST", ""),
+        port=int(port),
+        user=env("TRINO_USER") or "lakehouse",
+        catalog=env("TRINO_CATALOG") or LAKE_CATALOG,
+        schema_name=env("TRINO_SCHEMA") or "default",
+        http_scheme=env("TRINO_HTTP_SCHEME") or "https",
+        password=dg.EnvVar("TRINO_PASSWORD") if env("TRINO_PASSWORD") else None,
+        ca_bundle=env("TRINO_CA_BUNDLE") or None,
+    )

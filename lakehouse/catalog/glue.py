@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-import dagster as dg
 from pydantic import PrivateAttr
 
+from lakehouse.catalog.base import Catalog, PartitionSync, SyncReport, plan_partitions
+from lakehouse.catalog.hudi import LAST_SYNC, HudiCatalogTable, HudiState
 from lakehouse.catalog.spec import TableSpec
+
+__all__ = ["GlueCatalog", "GlueSyncError", "PartitionSync", "partition_input", "table_input"]
 
 # Glue accepts at most 100 partitions per BatchCreatePartition and 25 per BatchDeletePartition.
 CREATE_BATCH = 100
@@ -28,7 +30,7 @@ def storage_descriptor(spec: TableSpec, location: str) -> dict:
         "OutputFormat": storage.output_format,
         "SerdeInfo": {
             "SerializationLibrary": storage.serde,
-            "Parameters": dict(storage.serde_parameters),
+            "Parameters": dict(storage.serde_parameters + spec.serde_properties),
         },
     }
 
@@ -58,14 +60,10 @@ def partition_input(spec: TableSpec, values: tuple[str, ...]) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class PartitionSync:
-    added: int
-    removed: int
-    live: int
+class GlueCatalog(Catalog):
+    """Glue through boto3: credentials from the default chain, the endpoint overridable (a
+    Glue-compatible server such as moto_server, or a VPC endpoint)."""
 
-
-class GlueCatalog(dg.ConfigurableResource):
     region_name: str | None = None
     endpoint_url: str | None = None
     _client: object = PrivateAttr(default=None)
@@ -81,6 +79,7 @@ class GlueCatalog(dg.ConfigurableResource):
 
     def sync_table(self, spec: TableSpec) -> str:
         """Creates the database and table, or updates the table's definition; says which."""
+        spec = self.check(spec)
         glue = self.client()
         try:
             glue.create_database(DatabaseInput={"Name": spec.database})
@@ -93,6 +92,38 @@ class GlueCatalog(dg.ConfigurableResource):
             glue.update_table(DatabaseName=spec.database, TableInput=table_input(spec))
             return "updated"
 
+    def get_table(self, spec: TableSpec) -> dict | None:
+        glue = self.client()
+        try:
+            return glue.get_table(DatabaseName=spec.database, Name=spec.name)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            return None
+
+    def sync_hudi(self, entry: HudiCatalogTable, state: HudiState) -> SyncReport:
+        """Hudi's hive sync against Glue: the table (created if missing), then the partitions
+        the commits since `last_commit_time_sync` changed, then the new last sync."""
+        spec = self.check(entry.spec)
+        current = self.get_table(spec)
+        previous = (current or {}).get("Parameters", {}).get(LAST_SYNC)
+        plan = plan_partitions(
+            state, entry, previous, lambda: self.partitions(spec) if current else set()
+        )
+        if current is None:
+            self.sync_table(spec)
+        added, removed = self.apply_partition_changes(spec, plan.add, plan.remove)
+        latest = state.latest_instant
+        wanted = table_input(spec.with_properties(**{LAST_SYNC: latest}) if latest else spec)
+        if current is None:
+            action = "created"
+        elif _same_definition(current, wanted):
+            action = "unchanged"
+        else:
+            action = "updated"
+        if current is None or action == "updated":
+            self.client().update_table(DatabaseName=spec.database, TableInput=wanted)
+        return SyncReport(spec.qualified_name, action, plan.mode, added, removed, len(plan.live),
+                          state.latest_instant, spec.location)  # fmt: skip
+
     def partitions(self, spec: TableSpec) -> set[tuple[str, ...]]:
         paginator = self.client().get_paginator("get_partitions")
         return {
@@ -104,13 +135,6 @@ class GlueCatalog(dg.ConfigurableResource):
             )
             for p in page["Partitions"]
         }
-
-    def sync_partitions(self, spec: TableSpec, live: Iterable[tuple[str, ...]]) -> PartitionSync:
-        """MSCK REPAIR: adds partitions the lake has and the catalog lacks, removes the reverse."""
-        live = {tuple(v) for v in live}
-        known = self.partitions(spec)
-        added, removed = self.apply_partition_changes(spec, live - known, known - live)
-        return PartitionSync(added=added, removed=removed, live=len(live))
 
     def apply_partition_changes(
         self,
@@ -144,6 +168,20 @@ class GlueCatalog(dg.ConfigurableResource):
 
 class GlueSyncError(RuntimeError):
     pass
+
+
+def _same_definition(current: dict, wanted: dict) -> bool:
+    """Whether Glue already holds `wanted` (GetTable adds fields of its own; compare ours)."""
+    sd, want_sd = current.get("StorageDescriptor", {}), wanted["StorageDescriptor"]
+    return (
+        current.get("Parameters", {}) == wanted["Parameters"]
+        and current.get("PartitionKeys", []) == wanted["PartitionKeys"]
+        and current.get("Description", "") == wanted.get("Description", "")
+        and all(sd.get(k) == v for k, v in want_sd.items() if k != "SerdeInfo")
+        and sd.get("SerdeInfo", {}).get("SerializationLibrary")
+        == want_sd["SerdeInfo"]["SerializationLibrary"]
+        and sd.get("SerdeInfo", {}).get("Parameters", {}) == want_sd["SerdeInfo"]["Parameters"]
+    )
 
 
 def _raise_errors(spec: TableSpec, result: dict, ignore: str) -> int:

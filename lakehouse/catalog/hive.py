@@ -23,8 +23,9 @@ def hive_ddl(spec: TableSpec) -> str:
         lines.append(f"PARTITIONED BY ({keys})")
     storage = spec.storage
     lines.append(f"ROW FORMAT SERDE {_quote(storage.serde)}")
-    if storage.serde_parameters:
-        lines.append(f"WITH SERDEPROPERTIES ({_properties(storage.serde_parameters)})")
+    serde = storage.serde_parameters + spec.serde_properties
+    if serde:
+        lines.append(f"WITH SERDEPROPERTIES ({_properties(serde)})")
     lines.append(f"STORED AS INPUTFORMAT {_quote(storage.input_format)}")
     lines.append(f"  OUTPUTFORMAT {_quote(storage.output_format)}")
     lines.append(f"LOCATION {_quote(spec.location)}")

@@ -8,7 +8,7 @@ and locations stay inside the lake.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 
@@ -45,17 +45,15 @@ STORAGE = {
         PARQUET_SERDE,
         table_parameters=(("classification", "parquet"),),
     ),
+    # As Hudi's hive sync registers them; the per-table serde and table properties it adds
+    # (base path, spark.sql.sources.*, last_commit_time_sync) come from lakehouse.catalog.hudi.
     Format.HUDI_COW: StorageFormat(
-        "org.apache.hudi.hadoop.HoodieParquetInputFormat",
-        PARQUET_OUTPUT,
-        PARQUET_SERDE,
-        table_parameters=(("classification", "parquet"),),
+        "org.apache.hudi.hadoop.HoodieParquetInputFormat", PARQUET_OUTPUT, PARQUET_SERDE
     ),
     Format.HUDI_MOR_RT: StorageFormat(
         "org.apache.hudi.hadoop.realtime.HoodieParquetRealtimeInputFormat",
         PARQUET_OUTPUT,
         PARQUET_SERDE,
-        table_parameters=(("classification", "parquet"),),
     ),
     Format.TEXT_PIPE: StorageFormat(
         TEXT_INPUT,
@@ -77,8 +75,12 @@ _PRIMITIVE = re.compile(
     r"(tinyint|smallint|int|integer|bigint|float|double|boolean|string|date|timestamp|binary"
     r"|varchar\(\d{1,5}\)|char\(\d{1,3}\)|decimal\(\d{1,2},\s*\d{1,2}\))"
 )
-# Characters that would escape a partition directory or a quoted SQL/Hive literal.
-_BAD_PARTITION_CHARS = re.compile(r"[/\\'\"`\x00-\x1f=]")
+# Characters Hive escapes in partition directory names (so the path would not be the value),
+# plus quotes and glob characters: a value with none of them is its own directory name.
+_BAD_PARTITION_CHARS = re.compile(r"[/\\'\"`\x00-\x1f\x7f=#%*:?^{}\[\]]")
+
+
+_BAD_LITERAL = re.compile(r"['\\\x00-\x1f]")
 
 
 def check_identifier(name: str, what: str) -> str:
@@ -101,7 +103,7 @@ def check_partition_value(value: str, key: str) -> str:
     if value in ("", ".", "..") or _BAD_PARTITION_CHARS.search(value):
         raise CatalogError(
             f"partition {key}={value!r}: values must be non-empty and carry no path, quote, "
-            "'=' or control characters"
+            "glob, '=', ':', '%', '#', '^' or control characters"
         )
     return value
 
@@ -125,7 +127,10 @@ class TableSpec:
     format: Format
     partition_keys: tuple[Column, ...] = ()
     description: str = ""
-    properties: tuple[tuple[str, str], ...] = field(default=())
+    properties: tuple[tuple[str, str], ...] = field(default=())  # TBLPROPERTIES
+    serde_properties: tuple[tuple[str, str], ...] = field(default=())  # SERDEPROPERTIES
+    # "hive": <location>key=value/...; "values": <location>value/... (Firehose's YYYY/MM/DD/HH)
+    partition_style: str = "hive"
 
     def __post_init__(self):
         check_identifier(self.database, "database")
@@ -134,6 +139,26 @@ class TableSpec:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise CatalogError(f"table {self.qualified_name}: duplicate columns {dupes}")
+        if self.partition_style not in ("hive", "values"):
+            raise CatalogError(
+                f"table {self.qualified_name}: partition_style {self.partition_style!r} is not "
+                "'hive' or 'values'"
+            )
+        if _BAD_LITERAL.search(self.description):
+            raise CatalogError(
+                f"table {self.qualified_name}: the description has a quote, backslash or "
+                "control character"
+            )
+        for what, pairs in (
+            ("property", self.properties),
+            ("serde property", self.serde_properties),
+        ):
+            for key, value in pairs:
+                if _BAD_LITERAL.search(key) or _BAD_LITERAL.search(value):
+                    raise CatalogError(
+                        f"table {self.qualified_name}: {what} {key!r} has a quote, backslash or "
+                        "control character"
+                    )
         if re.search(r"['\"`\\\x00-\x1f]", self.location):
             raise CatalogError(
                 f"table {self.qualified_name}: location {self.location!r} has quote, backslash "
@@ -159,15 +184,22 @@ class TableSpec:
             )
         return self
 
+    def with_properties(self, **changes: str) -> TableSpec:
+        """The same table with table properties set (e.g. the last synced commit)."""
+        kept = tuple((k, v) for k, v in self.properties if k not in changes)
+        return replace(self, properties=kept + tuple(changes.items()))
+
     def partition_location(self, values: tuple[str, ...]) -> str:
-        """Hive-style directory of a partition: <location>key=value/... ."""
+        """Directory of a partition: <location>key=value/... (Hive style) or <location>value/..."""
         if len(values) != len(self.partition_keys):
             raise CatalogError(
                 f"table {self.qualified_name}: partition {values!r} needs "
                 f"{len(self.partition_keys)} values"
             )
         parts = [
-            f"{k.name}={check_partition_value(v, k.name)}"
+            check_partition_value(v, k.name)
+            if self.partition_style == "values"
+            else f"{k.name}={check_partition_value(v, k.name)}"
             for k, v in zip(self.partition_keys, values, strict=True)
         ]
         return self.location + "/".join(parts) + "/"

@@ -36,8 +36,7 @@ def test_hive_ddl_of_a_hudi_mor_snapshot_table():
         "ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'\n"
         "STORED AS INPUTFORMAT 'org.apache.hudi.hadoop.realtime.HoodieParquetRealtimeInputFormat'\n"
         "  OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat'\n"
-        "LOCATION 's3://lake/moma/artists_mor/'\n"
-        "TBLPROPERTIES ('classification'='parquet')"
+        "LOCATION 's3://lake/moma/artists_mor/'"
     )
 
 

@@ -1,0 +1,172 @@
+"""Federated queries: the live `moma` PostgreSQL source joined with the lake's Hudi tables.
+
+Each query is written once in Trino's dialect (Trino runs it in AWS, over its `postgresql` and
+Glue-backed `hive` catalogs; DuckDB runs the sqlglot transpilation locally). The result lands in
+the lake as Parquet under `federated/<name>/` and is registered as `federated.<name>`.
+Locally without MOMA_SOURCE_DSN the source is the embedded replica derived from the raw CDC
+topics, and the metadata says so.
+
+Resources: `query_engine`, `lake`, `catalog`.
+"""
+
+import io
+from dataclasses import dataclass
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lakehouse.catalog.assets import OWNERS, catalog_key
+from lakehouse.catalog.base import Catalog
+from lakehouse.catalog.engines import QueryEngine, QueryEngineError, to_dialect
+from lakehouse.catalog.replica import source_replica
+from lakehouse.catalog.spec import CatalogError, Column, Format, TableSpec
+from lakehouse.cdc.assets import raw_cdc_key
+from lakehouse.cdc.tables import ARTISTS, MOMA_SERVER
+from lakehouse.moma.tables import HUDI_TABLES
+from lakehouse.run_policy import NETWORK_RETRY
+from lakehouse.storage import ObjectStore
+
+DATABASE = "federated"
+PREVIEW_ROWS = 10
+RESULT_TYPES = {"string": pa.string(), "bigint": pa.int64()}  # Hive type -> Arrow, for results
+
+
+@dataclass(frozen=True)
+class FederatedQuery:
+    name: str
+    description: str
+    sql: str  # Trino dialect
+    columns: tuple[Column, ...]
+    lake_tables: tuple[str, ...]  # qualified Hudi tables it reads, e.g. moma_cow.artworks
+
+    def spec(self, lake_root: str) -> TableSpec:
+        location = f"{lake_root.rstrip('/')}/{DATABASE}/{self.name}/"
+        return TableSpec(DATABASE, self.name, self.columns, location, Format.PARQUET,
+                         description=self.description)  # fmt: skip
+
+
+# Soft-deleted rows stay in the Hudi tables (`__deleted = 'true'`, data columns NULL), so
+# the queries filter them out.
+QUERIES = [
+    FederatedQuery(
+        name="artworks_per_nationality",
+        description="Artworks in the lake (moma_cow.artworks) per nationality of their artist "
+        "in the live source database (public.artists): the federated join of the original demo.",
+        sql="""
+SELECT a.nationality,
+       count(*) AS artworks,
+       count(DISTINCT a.artist_id) AS artists
+FROM postgresql.public.artists AS a
+JOIN hive.moma_cow.artworks AS w ON w.artist_id = a.artist_id
+WHERE coalesce(w."__deleted", 'false') <> 'true'
+GROUP BY a.nationality
+ORDER BY artworks DESC, a.nationality
+""",
+        columns=(
+            Column("nationality", "string"),
+            Column("artworks", "bigint"),
+            Column("artists", "bigint"),
+        ),  # fmt: skip
+        lake_tables=("moma_cow.artworks",),
+    ),
+    FederatedQuery(
+        name="artists_source_vs_lake",
+        description="Artists per nationality in the live source (public.artists) next to the "
+        "live rows of moma_cow.artists in the lake: where the lake lags the source.",
+        sql="""
+WITH source AS (
+    SELECT coalesce(nationality, '') AS nationality, count(*) AS artists
+    FROM postgresql.public.artists
+    GROUP BY 1
+), lake AS (
+    -- Hudi keeps an empty partition value as NULL (partition __HIVE_DEFAULT_PARTITION__).
+    SELECT coalesce(l.nationality, '') AS nationality, count(*) AS artists
+    FROM hive.moma_cow.artists AS l
+    WHERE coalesce(l."__deleted", 'false') <> 'true'
+    GROUP BY 1
+)
+SELECT coalesce(s.nationality, l.nationality) AS nationality,
+       coalesce(s.artists, 0) AS source_artists,
+       coalesce(l.artists, 0) AS lake_artists
+FROM source AS s FULL OUTER JOIN lake AS l ON s.nationality = l.nationality
+ORDER BY 1
+""",
+        columns=(
+            Column("nationality", "string"),
+            Column("source_artists", "bigint"),
+            Column("lake_artists", "bigint"),
+        ),  # fmt: skip
+        lake_tables=("moma_cow.artists",),
+    ),
+]
+
+
+def _table_def(qualified: str):
+    return next(t for t in HUDI_TABLES if t.qualified == qualified)
+
+
+def _markdown(columns: tuple[Column, ...], rows: list[tuple]) -> str:
+    head = "| " + " | ".join(c.name for c in columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join([head, rule, *body])
+
+
+def run_federated(query: FederatedQuery, engine: QueryEngine, lake: ObjectStore) -> tuple:
+    """(rows, how the source was reached, the SQL the engine ran)."""
+    source_tables = None
+    if engine.live_source is None:
+        replica = source_replica(lake, ARTISTS)
+        source_tables = {ARTISTS.name: replica.rows}
+        source = replica.describe()
+    else:
+        source = engine.live_source
+    rows = engine.query(query.sql, source_tables)
+    return rows, source, to_dialect(query.sql, engine.dialect)
+
+
+def build_federated_asset(query: FederatedQuery) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey([DATABASE, query.name]),
+        deps=[raw_cdc_key(ARTISTS.topic(MOMA_SERVER))]
+        + [catalog_key(_table_def(t)) for t in query.lake_tables],
+        group_name=DATABASE,
+        owners=OWNERS,
+        kinds={"trino", "duckdb", "postgresql"},
+        retry_policy=NETWORK_RETRY,
+        description=query.description
+        + " Runs on Trino in AWS, on DuckDB locally (the live source through the postgres "
+        "extension, or the embedded replica derived from the raw CDC topics when "
+        "MOMA_SOURCE_DSN is unset).",
+    )
+    def _federated(query_engine: QueryEngine, lake: ObjectStore, catalog: Catalog):
+        try:
+            rows, source, sql = run_federated(query, query_engine, lake)
+        except (QueryEngineError, CatalogError) as e:
+            raise dg.Failure(f"{DATABASE}.{query.name}: {e}", allow_retries=False) from None
+        schema = pa.schema([(c.name, RESULT_TYPES[c.type]) for c in query.columns])
+        result = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
+                                      schema=schema)  # fmt: skip
+        buffer = io.BytesIO()
+        pq.write_table(result, buffer)
+        spec = query.spec(lake.root_uri)
+        key = f"{DATABASE}/{query.name}/{query.name}.parquet"
+        lake.put_bytes(key, buffer.getvalue())
+        catalog.sync_table(spec)
+        return dg.MaterializeResult(
+            metadata={
+                "row_count": len(rows),
+                "source": source,
+                "engine": type(query_engine).__name__,
+                "table": spec.qualified_name,
+                "uri": dg.MetadataValue.path(lake.uri(key)),
+                "sql": dg.MetadataValue.md(f"```sql\n{sql.strip()}\n```"),
+                "preview": dg.MetadataValue.md(_markdown(query.columns, rows[:PREVIEW_ROWS])),
+            }
+        )
+
+    return _federated
+
+
+federated_assets = [build_federated_asset(q) for q in QUERIES]

@@ -1,0 +1,215 @@
+"""The local catalog: tables as DuckDB relations in the warehouse file dbt also uses
+(`$LAKEHOUSE_HOME/warehouse.duckdb`), and a metastore of their definitions and partitions in the
+schema `lakehouse_catalog` of the same file.
+
+DuckDB lets one process write a database file at a time (dbt's runs, another sync), so every
+operation opens its connection briefly, waits and retries while another process holds the lock,
+and writes one table's relation, partitions and last sync in a single transaction: a reader
+sees the table before or after a sync, never in between.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from lakehouse.catalog.base import Catalog, Partition, SyncReport, plan_partitions
+from lakehouse.catalog.duckdb_views import (
+    duckdb_view_sql,
+    hudi_files_view_sql,
+    materialized_table_sql,
+)
+from lakehouse.catalog.hive import hive_ddl
+from lakehouse.catalog.hudi import LAST_SYNC, REALTIME, HudiCatalogTable, HudiState
+from lakehouse.catalog.spec import TableSpec
+
+META = "lakehouse_catalog"
+_SETUP = [
+    f"create schema if not exists {META}",
+    f"""create table if not exists {META}.tables (
+        database varchar not null, name varchar not null, format varchar not null,
+        location varchar not null, ddl varchar not null, parameters varchar not null,
+        last_commit_time_sync varchar, synced_at timestamptz not null default now(),
+        primary key (database, name))""",
+    f"""create table if not exists {META}.partitions (
+        database varchar not null, name varchar not null, partition_values varchar[] not null,
+        location varchar not null)""",
+]
+
+
+class WarehouseLockedError(RuntimeError):
+    pass
+
+
+@contextmanager
+def connect(path: str, read_only: bool = False, timeout: float = 120.0) -> Iterator:
+    """A short-lived connection to a DuckDB file, waiting while another process holds its lock."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(path, read_only=read_only)
+            break
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise
+            if time.monotonic() > deadline:
+                raise WarehouseLockedError(
+                    f"{path} stayed locked by another process for {timeout:.0f} s (a dbt run, "
+                    f"a sync or a DuckDB shell with it open): {e}"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _quote(name: str) -> str:
+    # Names reaching here are validated identifiers (TableSpec); quoting keeps keywords safe.
+    return f'"{name}"'
+
+
+class LocalCatalog(Catalog):
+    path: str
+    lock_timeout_seconds: float = 120.0
+
+    @contextmanager
+    def _write(self) -> Iterator:
+        with connect(self.path, timeout=self.lock_timeout_seconds) as con:
+            for statement in _SETUP:
+                con.execute(statement)
+            con.execute("begin transaction")
+            try:
+                yield con
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+
+    def _read(self, sql: str, params: list) -> list[tuple]:
+        if not Path(self.path).exists():
+            return []
+        with connect(self.path, read_only=True, timeout=self.lock_timeout_seconds) as con:
+            known = con.execute(
+                "select count(*) from information_schema.tables where table_schema = ? "
+                "and table_name in ('tables', 'partitions')",
+                [META],
+            ).fetchone()[0]
+            return con.execute(sql, params).fetchall() if known == 2 else []
+
+    # -- the metastore --------------------------------------------------------------------
+
+    def last_synced(self, spec: TableSpec) -> str | None:
+        rows = self._read(
+            f"select last_commit_time_sync from {META}.tables where database = ? and name = ?",  # noqa: S608
+            [spec.database, spec.name],
+        )
+        return rows[0][0] if rows else None
+
+    def partitions(self, spec: TableSpec) -> set[Partition]:
+        rows = self._read(
+            f"select partition_values from {META}.partitions where database = ? and name = ?",  # noqa: S608
+            [spec.database, spec.name],
+        )
+        return {tuple(r[0]) for r in rows}
+
+    def _record(self, con, spec: TableSpec, last_commit: str | None) -> str:
+        """Upserts the table's definition; says whether it was created or updated."""
+        existed = con.execute(
+            f"delete from {META}.tables where database = ? and name = ? returning 1",  # noqa: S608
+            [spec.database, spec.name],
+        ).fetchall()
+        con.execute(
+            f"insert into {META}.tables (database, name, format, location, ddl, parameters, "  # noqa: S608
+            "last_commit_time_sync) values (?, ?, ?, ?, ?, ?, ?)",
+            [spec.database, spec.name, spec.format.value, spec.location, hive_ddl(spec),
+             json.dumps(dict(spec.properties)), last_commit],
+        )  # fmt: skip
+        return "updated" if existed else "created"
+
+    def _change_partitions(self, con, spec, add, remove) -> tuple[int, int]:
+        where = "database = ? and name = ? and partition_values = ?"
+        known = {
+            tuple(r[0])
+            for r in con.execute(
+                f"select partition_values from {META}.partitions where database = ? "  # noqa: S608
+                "and name = ?",
+                [spec.database, spec.name],
+            ).fetchall()
+        }
+        add = sorted({tuple(v) for v in add} - known)
+        remove = sorted({tuple(v) for v in remove} & known)
+        for values in remove:
+            con.execute(f"delete from {META}.partitions where {where}",  # noqa: S608
+                        [spec.database, spec.name, list(values)])  # fmt: skip
+        if add:
+            con.executemany(
+                f"insert into {META}.partitions values (?, ?, ?, ?)",  # noqa: S608
+                [[spec.database, spec.name, list(v), spec.partition_location(v)] for v in add],
+            )
+        return len(add), len(remove)
+
+    def apply_partition_changes(
+        self, spec: TableSpec, add: Iterable[Partition], remove: Iterable[Partition] = ()
+    ) -> tuple[int, int]:
+        spec = self.check(spec)
+        with self._write() as con:
+            return self._change_partitions(con, spec, list(add), list(remove))
+
+    # -- tables -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _replace(con, spec: TableSpec, sql: str, kind: str) -> None:
+        """Creates the schema and replaces the relation, whichever kind it was before."""
+        con.execute(f"create schema if not exists {_quote(spec.database)}")
+        other = con.execute(
+            "select table_type from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            [spec.database, spec.name],
+        ).fetchone()
+        if other and (other[0] == "VIEW") != (kind == "view"):
+            dropped = "view" if other[0] == "VIEW" else "table"
+            con.execute(f"drop {dropped} {_quote(spec.database)}.{_quote(spec.name)}")
+        con.execute(sql)
+
+    def sync_table(self, spec: TableSpec) -> str:
+        spec = self.check(spec)
+        with self._write() as con:
+            self._replace(con, spec, duckdb_view_sql(spec), "view")
+            return self._record(con, spec, None)
+
+    def sync_hudi(self, entry: HudiCatalogTable, state: HudiState) -> SyncReport:
+        spec = self.check(entry.spec)
+        previous = self.last_synced(spec)
+        # Everything slow (footers, the merged snapshot) happens before the lock is taken.
+        if entry.query == REALTIME:
+            unchanged = previous is not None and previous == state.latest_instant
+            rows = None if unchanged else state.snapshot
+            relation_sql = None if unchanged else materialized_table_sql(spec, "hudi_snapshot")
+        plan = plan_partitions(state, entry, previous, lambda: self.partitions(spec))
+        if entry.query != REALTIME:
+            files = state.base_files
+            present = set().union(*(f.columns for f in files)) if files else set()
+            relation_sql = hudi_files_view_sql(spec, [f.uri for f in files], present)
+        with self._write() as con:
+            if relation_sql is not None:
+                if entry.query == REALTIME:
+                    con.register("hudi_snapshot", rows)
+                self._replace(
+                    con, spec, relation_sql, "table" if entry.query == REALTIME else "view"
+                )
+            added, removed = self._change_partitions(con, spec, plan.add, plan.remove)
+            latest = state.latest_instant
+            recorded = spec.with_properties(**{LAST_SYNC: latest}) if latest else spec
+            action = self._record(con, recorded, latest)
+        if action == "updated" and previous == latest and not (added or removed):
+            action = "unchanged"
+        return SyncReport(spec.qualified_name, action, plan.mode, added, removed, len(plan.live),
+                          state.latest_instant, spec.location)  # fmt: skip
