@@ -15,7 +15,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 UV := uv
 
-.PHONY: demo test install debian-packages dagster-home manifest materialize ui lint bench clean
+.PHONY: demo test install debian-packages dagster-home print-dagster-yaml manifest materialize ui lint bench clean
 
 demo: install manifest dagster-home materialize ui
 
@@ -38,12 +38,24 @@ debian-packages:
 manifest:
 	cd dbt_project && $(UV) run dbt parse --quiet
 
+# Every concurrency pool gets one slot: each Hudi table is its own pool, so two runs never
+# commit to one table at once.
+DAGSTER_YAML := telemetry:\n  enabled: false\nnux:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n
+
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
-	@test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	@test -f $(DAGSTER_HOME)/dagster.yaml || printf '$(DAGSTER_YAML)' > $(DAGSTER_HOME)/dagster.yaml
+	$(UV) run python -m lakehouse.operations.pools
 
+print-dagster-yaml:
+	@printf '$(DAGSTER_YAML)'
+
+# Without a radio or broker, telemetry comes from lakehouse-iot-gen (the last hour of readings
+# from the registered LoRa nodes, built by the gateway's message builder and landed as the
+# bridge would). lakehouse-materialize then runs every asset, each landed telemetry hour too.
 materialize:
-	$(UV) run dagster asset materialize --select '*' -m lakehouse.definitions
+	$(UV) run lakehouse-iot-gen --if-empty --minutes 60
+	$(UV) run lakehouse-materialize
 
 ui:
 	@echo "Dagster UI: http://$(HOST):$(PORT)  (Ctrl-C stops it)"

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from lakehouse import cdc, operations, tickit
+from lakehouse import catalog, cdc, iot, moma, operations, tickit
 from lakehouse.resources import resources_for_env
 
 rebuild_everything = dg.define_asset_job(
@@ -14,6 +14,9 @@ rebuild_everything = dg.define_asset_job(
 defs = dg.Definitions.merge(
     tickit.defs,
     cdc.defs,
+    moma.defs,
+    catalog.defs,
+    iot.defs,
     operations.defs,
     dg.Definitions(
         jobs=[rebuild_everything],

@@ -1,7 +1,9 @@
 """Resources per environment: the only place where `local` and `aws` differ.
 
 Resource keys: `lake` (object storage), `dbt` (the dbt CLI on the environment's target),
-`warehouse` (where the dbt models live) and `failure_notifier` (where failed runs are reported).
+`warehouse` (where the dbt models live), `hudi` (who runs Hudi ingests), `moma_source` (where raw
+CDC comes from), `failure_notifier` (where failed runs are reported), `catalog` (where lake tables
+are registered) and `query_engine` (where federated SQL runs).
 """
 
 from __future__ import annotations
@@ -9,9 +11,16 @@ from __future__ import annotations
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from lakehouse.catalog.resources import (
+    aws_catalog,
+    aws_query_engine,
+    local_catalog,
+    local_query_engine,
+)
 from lakehouse.cdc.resources import moma_source_from_env
 from lakehouse.dbt.project import DBT_TARGETS, dbt_project
 from lakehouse.dbt.resource import LakehouseDbtCliResource
+from lakehouse.moma.resources import EmrHudiIngest, LocalHudiIngest
 from lakehouse.operations.resources import FailureNotifier
 from lakehouse.settings import check_aws_environment, lakehouse_env, lakehouse_home
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
@@ -25,8 +34,11 @@ def local_resources() -> dict[str, object]:
         "lake": lake,
         "failure_notifier": FailureNotifier(lake=lake),
         "moma_source": moma_source_from_env(),
+        "hudi": LocalHudiIngest(),
         "dbt": LakehouseDbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["local"]),
         "warehouse": DuckDBWarehouse(path=str(home / "warehouse.duckdb")),
+        "catalog": local_catalog(home, lake),
+        "query_engine": local_query_engine(home),
     }
 
 
@@ -44,7 +56,12 @@ def aws_resources() -> dict[str, object]:
     )
     return {
         "lake": lake,
+        "catalog": aws_catalog(lake),
+        "query_engine": aws_query_engine(),
         "moma_source": moma_source_from_env(),
+        "hudi": EmrHudiIngest(
+            cluster_id=dg.EnvVar("LAKEHOUSE_EMR_CLUSTER_ID"), region_name=dg.EnvVar("AWS_REGION")
+        ),
         "failure_notifier": FailureNotifier(
             lake=lake,
             sns_topic_arn=dg.EnvVar("LAKEHOUSE_ALERTS_SNS_TOPIC_ARN").get_value() or None,

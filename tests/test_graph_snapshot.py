@@ -44,11 +44,6 @@ def test_asset_graph_matches_snapshot():
     assert graph == json.loads(SNAPSHOT.read_text())
 
 
-# Raw CDC topics are consumed by the Hudi assets, which do not exist yet (issue 3); listed
-# here so the exception is deliberate and disappears with them.
-AWAITING_CONSUMERS = {"raw_cdc/moma.public.artists", "raw_cdc/moma.public.artworks"}
-
-
 def test_no_asset_is_orphaned():
     graph = defs.resolve_asset_graph()
     orphans = {
@@ -56,4 +51,4 @@ def test_no_asset_is_orphaned():
         for key in graph.get_all_asset_keys()
         if not (graph.get(key).parent_keys or graph.get(key).child_keys)
     }
-    assert orphans == AWAITING_CONSUMERS
+    assert orphans == set()
