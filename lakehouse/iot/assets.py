@@ -5,28 +5,17 @@ current hour is a partition too (end_offset=1), so fresh telemetry loads while i
 Resources: `lake` (the landing zone and the load files) and `warehouse` (DuckDB or Redshift).
 """
 
-import json
-from collections.abc import Mapping
-from typing import Any
-
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-    dbt_assets,
-)
+from dagster_dbt import DbtCliResource, dbt_assets
 
+from lakehouse.dbt.assets import OWNERS, LayerTranslator, build_models
 from lakehouse.dbt.project import dbt_project
 from lakehouse.iot import pipeline
 from lakehouse.iot.tables import DIMENSIONS
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
-from lakehouse.tickit.assets import dbt_failure, with_row_counts
 from lakehouse.warehouse import Warehouse
 
-OWNERS = ["team:data-platform"]
 # Loads into the warehouse run one at a time (the instance gives each pool one slot): a DuckDB
 # file has a single writer, and deduplication against loaded partitions assumes serial loads.
 POOL = "iot_warehouse_loads"
@@ -208,37 +197,15 @@ MARTS_AUTOMATION = dg.AutomationCondition.eager().without(
 )
 
 
-class IotDbtTranslator(DagsterDbtTranslator):
-    def get_asset_spec(
-        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
-    ) -> dg.AssetSpec:
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        props = self.get_resource_props(manifest, unique_id)
-        if props["resource_type"] != "model":
-            return spec
-        return spec.replace_attributes(
-            group_name=DBT_GROUPS[props["fqn"][2]],
-            owners=OWNERS,
-            automation_condition=MARTS_AUTOMATION,
-        )
-
-
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     select="tag:iot",
     retry_policy=NETWORK_RETRY,
-    dagster_dbt_translator=IotDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
-    ),
+    dagster_dbt_translator=LayerTranslator(DBT_GROUPS, MARTS_AUTOMATION),
 )
 def iot_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore, warehouse: Warehouse
 ):
     """Views over the star schema (the original's four, plus latency) and hourly aggregates."""
-    args = ["build", "--vars", json.dumps({"lake_root": lake.root_uri})]
-    invocation = dbt.cli(args, context=context, raise_on_error=False)
-    events = list(invocation.stream())
-    yield from with_row_counts(events, invocation.manifest, warehouse)
-    if not invocation.is_successful():
-        raise dbt_failure(invocation.get_artifact("run_results.json"))
+    yield from build_models(context, dbt, lake, warehouse)

@@ -1,18 +1,11 @@
 """TICKIT: raw files -> Spectrum external tables -> dbt staging, intermediate and marts."""
 
 import json
-from collections.abc import Mapping
-from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-    dbt_assets,
-)
+from dagster_dbt import DbtCliResource, dbt_assets
 
+from lakehouse.dbt.assets import OWNERS, LayerTranslator, build_models, dbt_vars
 from lakehouse.dbt.project import dbt_project
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
@@ -21,7 +14,6 @@ from lakehouse.tickit.tables import TABLES, raw_key
 from lakehouse.tickit.validate import RawFileError, validate_raw_file
 from lakehouse.warehouse import Warehouse
 
-OWNERS = ["team:data-platform"]
 DBT_GROUPS = {
     "staging": "tickit_staging",
     "intermediate": "tickit_intermediate",
@@ -61,10 +53,6 @@ def raw_tickit_data(config: TickitDataConfig, lake: ObjectStore) -> dg.Materiali
             **{f"rows/{t.name}": t.rows for t in tables.values()},
         }
     )
-
-
-def dbt_vars(lake: ObjectStore) -> list[str]:
-    return ["--vars", json.dumps({"lake_root": lake.root_uri})]
 
 
 @dg.multi_asset(
@@ -114,64 +102,15 @@ def tickit_external(context: dg.AssetExecutionContext, lake: ObjectStore, dbt: D
         )
 
 
-class TickitDbtTranslator(DagsterDbtTranslator):
-    def get_asset_spec(
-        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
-    ) -> dg.AssetSpec:
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        props = self.get_resource_props(manifest, unique_id)
-        if props["resource_type"] != "model":
-            return spec
-        layer = props["fqn"][1]
-        return spec.replace_attributes(group_name=DBT_GROUPS[layer], owners=OWNERS)
-
-
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     select="tag:tickit",
     retry_policy=NETWORK_RETRY,
-    dagster_dbt_translator=TickitDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
-    ),
+    dagster_dbt_translator=LayerTranslator(DBT_GROUPS),
 )
 def tickit_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore, warehouse: Warehouse
 ):
     """Staging, intermediate and mart models of the TICKIT dbt project; dbt tests are checks."""
-    invocation = dbt.cli(["build", *dbt_vars(lake)], context=context, raise_on_error=False)
-    events = list(invocation.stream())
-    yield from with_row_counts(events, invocation.manifest, warehouse)
-    if not invocation.is_successful():
-        raise dbt_failure(invocation.get_artifact("run_results.json"))
-
-
-def dbt_failure(run_results: Mapping[str, Any]) -> dg.Failure:
-    """Failed tests are facts about the data and are not retried; errors may be transient."""
-    failed = [r for r in run_results["results"] if r["status"] in ("fail", "error")]
-    errors = [r for r in failed if r["status"] == "error"]
-    names = ", ".join(r["unique_id"].split(".")[-1] for r in failed)
-    return dg.Failure(
-        f"dbt build failed: {len(failed)} node(s) failed or errored: {names}",
-        allow_retries=bool(errors) or not failed,
-    )
-
-
-def with_row_counts(events, manifest: Mapping[str, Any], warehouse: Warehouse):
-    """Adds dagster/row_count to each built table, counted once dbt has released the warehouse.
-
-    (dagster-dbt's fetch_row_counts keeps a DuckDB handle open in this process, which locks
-    out the next dbt command of the run.)
-    """
-    tables = {}
-    for event in events:
-        if isinstance(event, dg.Output):
-            node = manifest["nodes"][event.metadata["unique_id"].value]
-            if node["config"]["materialized"] in ("table", "incremental"):
-                tables[event.output_name] = (node["schema"], node["alias"])
-    counts = warehouse.row_counts(list(tables.values()))
-    for event in events:
-        if isinstance(event, dg.Output) and event.output_name in tables:
-            count = counts[tables[event.output_name]]
-            event = event.with_metadata({**event.metadata, "dagster/row_count": count})
-        yield event
+    yield from build_models(context, dbt, lake, warehouse)
