@@ -15,16 +15,22 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 UV := uv
 
-.PHONY: demo test install debian-packages dagster-home print-dagster-yaml manifest materialize ui lint bench clean
+ENGINE_TIERS ?=
+
+.PHONY: demo test install engines debian-packages dagster-home print-dagster-yaml manifest materialize ui lint bench clean
 
 demo: install manifest dagster-home materialize ui
 
-test: debian-packages install manifest dagster-home lint
+test: debian-packages install engines manifest dagster-home lint
 	$(UV) run pytest
 
 install:
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+
+# Pinned JVM engine artifacts (infra/engines/artifacts.tsv) into .engines/, checksums verified.
+engines:
+	$(UV) run python -m lakehouse.engines fetch $(foreach t,$(ENGINE_TIERS),--tier $(t))
 
 debian-packages:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
