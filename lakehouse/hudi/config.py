@@ -16,7 +16,30 @@ OPERATIONS = ("BULK_INSERT", "INSERT", "UPSERT", "DELETE")
 SIMPLE_KEYGEN = "org.apache.hudi.keygen.SimpleKeyGenerator"
 COMPLEX_KEYGEN = "org.apache.hudi.keygen.ComplexKeyGenerator"
 NONPARTITIONED_KEYGEN = "org.apache.hudi.keygen.NonpartitionedKeyGenerator"
-KEYGENS = (SIMPLE_KEYGEN, COMPLEX_KEYGEN, NONPARTITIONED_KEYGEN)
+TIMESTAMP_KEYGEN = "org.apache.hudi.keygen.TimestampBasedKeyGenerator"
+CUSTOM_KEYGEN = "org.apache.hudi.keygen.CustomKeyGenerator"
+KEYGENS = (SIMPLE_KEYGEN, COMPLEX_KEYGEN, NONPARTITIONED_KEYGEN, TIMESTAMP_KEYGEN, CUSTOM_KEYGEN)
+# What each class (or its Avro twin, or hoodie.datasource.write.keygenerator.type) does.
+SIMPLE, COMPLEX, NONPARTITIONED, TIMESTAMP, CUSTOM = (
+    "SIMPLE", "COMPLEX", "NON_PARTITION", "TIMESTAMP", "CUSTOM")  # fmt: skip
+KEYGEN_KINDS = {
+    "SimpleKeyGenerator": SIMPLE, "SimpleAvroKeyGenerator": SIMPLE,
+    "ComplexKeyGenerator": COMPLEX, "ComplexAvroKeyGenerator": COMPLEX,
+    "NonpartitionedKeyGenerator": NONPARTITIONED, "NonpartitionedAvroKeyGenerator": NONPARTITIONED,
+    "TimestampBasedKeyGenerator": TIMESTAMP, "TimestampBasedAvroKeyGenerator": TIMESTAMP,
+    "CustomKeyGenerator": CUSTOM, "CustomAvroKeyGenerator": CUSTOM,
+}  # fmt: skip
+KEYGEN_TYPES = {
+    SIMPLE: SIMPLE_KEYGEN,
+    COMPLEX: COMPLEX_KEYGEN,
+    NONPARTITIONED: NONPARTITIONED_KEYGEN,
+    TIMESTAMP: TIMESTAMP_KEYGEN,
+    CUSTOM: CUSTOM_KEYGEN,
+}
+# Key generator settings Spark SQL keeps in hoodie.properties (hudi-rs's v6_timebasedkeygen
+# table has them), and the typed field list a CustomKeyGenerator needs on every write.
+KEYGEN_PROPERTY_PREFIX = "hoodie.keygen.timebased."
+CUSTOM_PARTITION_KEY = "hoodie.datasource.write.partitionpath.field"
 
 # Event-time ordering: a stored record is replaced only by one with an equal or higher ordering
 # value (the fix for X-5); hudi-rs merges MoR logs the same way for this payload.
@@ -30,6 +53,7 @@ PAYLOADS = (
 )
 
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+CLEANER_POLICIES = ("KEEP_LATEST_COMMITS", "KEEP_LATEST_FILE_VERSIONS", "KEEP_LATEST_BY_HOURS")
 GLOBAL_INDEXES = ("GLOBAL_BLOOM", "GLOBAL_SIMPLE")
 
 
@@ -63,12 +87,23 @@ class TableConfig:
     keygenerator_class: str | None = None
     payload_class: str = EVENT_TIME_PAYLOAD
     database: str = "default"
+    # hoodie.keygen.timebased.* settings, as (key, value) pairs
+    keygen_props: tuple[tuple[str, str], ...] = ()
+    # CustomKeyGenerator: SIMPLE or TIMESTAMP per partition field (given as `field:type`)
+    partition_types: tuple[str, ...] = ()
 
     def __post_init__(self):
         if isinstance(self.record_key_fields, str):
             object.__setattr__(self, "record_key_fields", _split(self.record_key_fields))
         if isinstance(self.partition_fields, str):
             object.__setattr__(self, "partition_fields", _split(self.partition_fields))
+        if isinstance(self.keygen_props, dict):
+            object.__setattr__(self, "keygen_props", tuple(sorted(self.keygen_props.items())))
+        for key, _ in self.keygen_props:
+            if not key.startswith(KEYGEN_PROPERTY_PREFIX):
+                raise HudiConfigError(f"{key} is not a {KEYGEN_PROPERTY_PREFIX}* setting")
+        if self.partition_fields and any(":" in f for f in self.partition_fields):
+            self._split_typed_fields()
         object.__setattr__(self, "record_key_fields", tuple(self.record_key_fields))
         object.__setattr__(self, "partition_fields", tuple(self.partition_fields))
         if not self.name or not all(c.isalnum() or c == "_" for c in self.name):
@@ -87,13 +122,44 @@ class TableConfig:
             else:
                 keygen = SIMPLE_KEYGEN
             object.__setattr__(self, "keygenerator_class", keygen)
-        if self.keygenerator_class not in KEYGENS:
+        if self.keygenerator_class.rpartition(".")[2] not in KEYGEN_KINDS:
             raise HudiConfigError(
                 f"key generator {self.keygenerator_class} is not supported; use one of "
                 + ", ".join(KEYGENS)
             )
-        if self.keygenerator_class == NONPARTITIONED_KEYGEN:
+        kind = self.keygen_kind
+        if kind == NONPARTITIONED:
             object.__setattr__(self, "partition_fields", ())
+        if kind in (SIMPLE, TIMESTAMP) and len(self.record_key_fields) != 1:
+            raise HudiConfigError(
+                f"{self.keygenerator_class} takes one record key field, not "
+                f"{','.join(self.record_key_fields)}; use {COMPLEX_KEYGEN}"
+            )
+        if kind in (SIMPLE, TIMESTAMP) and len(self.partition_fields) != 1:
+            raise HudiConfigError(
+                f"{self.keygenerator_class} takes one partition field, not "
+                f"{','.join(self.partition_fields) or 'none'}; use {COMPLEX_KEYGEN} or "
+                f"{NONPARTITIONED_KEYGEN}"
+            )
+        if kind == CUSTOM and self.partition_fields and not self.partition_types:
+            raise HudiConfigError(
+                f"{CUSTOM_PARTITION_KEY}: {CUSTOM_KEYGEN} needs each partition field as "
+                "field:SIMPLE or field:TIMESTAMP, e.g. city:SIMPLE,ts:TIMESTAMP"
+            )
+        if kind != CUSTOM and self.partition_types:
+            raise HudiConfigError(
+                f"partition field types ({','.join(self.typed_partition_fields)}) are only for "
+                f"{CUSTOM_KEYGEN}"
+            )
+        if (kind == TIMESTAMP or TIMESTAMP in self.partition_types) and any(
+            k == KEYGEN_PROPERTY_PREFIX + "timestamp.type" for k, _ in self.keygen_props
+        ):
+            # Validated now when complete; Spark SQL leaves timestamp.type out of
+            # hoodie.properties, so a table opened from it may get it only as a write option
+            # (the key generator names it when it is still missing at write time).
+            from lakehouse.hudi.keygen import KeyGenerator
+
+            KeyGenerator(self, HIVE_DEFAULT_PARTITION)
         if self.payload_class not in PAYLOADS:
             raise HudiConfigError(
                 f"payload class {self.payload_class} is not supported (hudi-rs reads only "
@@ -108,9 +174,45 @@ class TableConfig:
     def event_time_ordering(self) -> bool:
         return self.precombine_field is not None and self.payload_class != COMMIT_TIME_PAYLOAD
 
+    def with_keygen_props(self, extra: dict[str, str], source: str) -> TableConfig:
+        """The stored hoodie.keygen.timebased.* settings plus those a writer supplies; a
+        supplied value that contradicts a stored one is refused."""
+        stored = dict(self.keygen_props)
+        for key, value in extra.items():
+            if key in stored and stored[key] != value:
+                raise HudiConfigError(
+                    f"{source}: {key} is {stored[key]!r} but the writer is configured with "
+                    f"{value!r}"
+                )
+        return replace(self, keygen_props={**stored, **extra})
+
+    def _split_typed_fields(self) -> None:
+        names, types = [], []
+        for item in self.partition_fields:
+            name, _, kind = item.partition(":")
+            kind = kind.strip().upper()
+            if kind not in (SIMPLE, TIMESTAMP) or not name.strip():
+                raise HudiConfigError(
+                    f"{CUSTOM_PARTITION_KEY}: {item!r} is not field:SIMPLE or field:TIMESTAMP"
+                )
+            names.append(name.strip())
+            types.append(kind)
+        if self.partition_types and tuple(types) != tuple(self.partition_types):
+            raise HudiConfigError(f"{CUSTOM_PARTITION_KEY}: types contradict partition_types")
+        object.__setattr__(self, "partition_fields", tuple(names))
+        object.__setattr__(self, "partition_types", tuple(types))
+        if self.keygenerator_class is None:
+            object.__setattr__(self, "keygenerator_class", CUSTOM_KEYGEN)
+
     @property
-    def complex_keys(self) -> bool:
-        return self.keygenerator_class == COMPLEX_KEYGEN
+    def keygen_kind(self) -> str:
+        return KEYGEN_KINDS[self.keygenerator_class.rpartition(".")[2]]
+
+    @property
+    def typed_partition_fields(self) -> tuple[str, ...]:
+        return tuple(
+            f"{f}:{t}" for f, t in zip(self.partition_fields, self.partition_types, strict=True)
+        )
 
     def checksum(self) -> int:
         return zlib.crc32(f"{self.database}.{self.name}".encode())
@@ -144,6 +246,9 @@ class TableConfig:
                 "hoodie.table.checksum": str(self.checksum()),
             }
         )
+        props.update(self.keygen_props)
+        if self.partition_types:
+            props[CUSTOM_PARTITION_KEY] = ",".join(self.typed_partition_fields)
         if create_schema:
             props["hoodie.table.create.schema"] = create_schema
         return props
@@ -197,6 +302,10 @@ class TableConfig:
             # Java reads an absent payload class as OverwriteWithLatestAvroPayload.
             payload_class=payload,
             database=props.get("hoodie.database.name") or "",
+            keygen_props={
+                k: v for k, v in props.values.items() if k.startswith(KEYGEN_PROPERTY_PREFIX)
+            },
+            partition_types=_custom_types(props, source),
         )
 
 
@@ -217,6 +326,9 @@ class WriteOptions:
     compaction_delta_commits: int = 5  # hoodie.compact.inline.max.delta.commits
     auto_clean: bool = True  # hoodie.clean.automatic
     commits_retained: int = 10  # hoodie.cleaner.commits.retained
+    cleaner_policy: str = "KEEP_LATEST_COMMITS"  # hoodie.cleaner.policy
+    file_versions_retained: int = 3  # hoodie.cleaner.fileversions.retained
+    hours_retained: int = 24  # hoodie.cleaner.hours.retained
     default_partition: str = HIVE_DEFAULT_PARTITION
     parquet_compression: str = "snappy"
     parallelism: int = 0  # threads writing file groups; 0 = one per CPU
@@ -231,6 +343,16 @@ class WriteOptions:
             raise HudiConfigError("compaction_delta_commits must be at least 1")
         if self.commits_retained < 1:
             raise HudiConfigError("commits_retained must be at least 1")
+        if self.cleaner_policy not in CLEANER_POLICIES:
+            raise HudiConfigError(
+                f"hoodie.cleaner.policy={self.cleaner_policy!r} is not one of "
+                + ", ".join(CLEANER_POLICIES)
+            )
+        if self.file_versions_retained < 1 or self.hours_retained < 1:
+            raise HudiConfigError(
+                "hoodie.cleaner.fileversions.retained and hoodie.cleaner.hours.retained must be "
+                "at least 1"
+            )
 
 
 @dataclass(frozen=True)
@@ -242,6 +364,24 @@ class HudiConfig:
 
     def with_write(self, **changes) -> HudiConfig:
         return replace(self, write=replace(self.write, **changes))
+
+
+def _custom_types(props: Properties, source: str) -> tuple[str, ...]:
+    """The types of a CustomKeyGenerator table's partition fields (v6 keeps them out of
+    hoodie.table.partition.fields; this writer stores the typed list next to it)."""
+    kind = KEYGEN_KINDS.get((props.get("hoodie.table.keygenerator.class") or "").rpartition(".")[2])
+    if kind != CUSTOM:
+        return ()
+    typed = props.get(CUSTOM_PARTITION_KEY) or ""
+    names = _split(props.get("hoodie.table.partition.fields") or "")
+    pairs = [p.partition(":") for p in _split(typed)]
+    if [n.strip() for n, _, _ in pairs] != list(names):
+        raise HudiConfigError(
+            f"{source}: a {CUSTOM_KEYGEN} table needs {CUSTOM_PARTITION_KEY} with a type per "
+            f"field of hoodie.table.partition.fields ({','.join(names)}), e.g. "
+            f"{','.join(n + ':SIMPLE' for n in names)}; found {typed!r}"
+        )
+    return tuple(t.strip().upper() for _, _, t in pairs)
 
 
 def _split(text: str) -> tuple[str, ...]:

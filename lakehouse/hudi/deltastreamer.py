@@ -21,7 +21,10 @@ import fastavro
 import pyarrow as pa
 
 from lakehouse.hudi.config import (
+    CLEANER_POLICIES,
     COMMIT_TIME_PAYLOAD,
+    KEYGEN_PROPERTY_PREFIX,
+    KEYGEN_TYPES,
     GLOBAL_INDEXES,
     HIVE_DEFAULT_PARTITION,
     PAYLOADS,
@@ -51,6 +54,31 @@ DS_OPERATIONS = ("UPSERT", "INSERT", "BULK_INSERT")
 DFS_ROOT = "hoodie.deltastreamer.source.dfs.root"
 SCHEMA_FILE = "hoodie.deltastreamer.schemaprovider.source.schema.file"
 REGISTRY_URL = "hoodie.deltastreamer.schemaprovider.registry.url"
+TIMEBASED_ALT_PREFIX = "hoodie.deltastreamer.keygen.timebased."  # Hudi's older alternative
+
+# Every hoodie.* key this ingest reads: each is honoured, or refused with an error naming it.
+HONOURED_KEYS = frozenset({
+    DFS_ROOT, SCHEMA_FILE, REGISTRY_URL,
+    "hoodie.datasource.write.recordkey.field", "hoodie.datasource.write.partitionpath.field",
+    "hoodie.datasource.write.precombine.field", "hoodie.datasource.write.keygenerator.class",
+    "hoodie.datasource.write.keygenerator.type", "hoodie.datasource.write.hive_style_partitioning",
+    "hoodie.datasource.write.partitionpath.urlencode", "hoodie.datasource.write.payload.class",
+    "hoodie.datasource.write.drop.partition.columns",
+    "hoodie.datasource.write.keygenerator.consistent.logical.timestamp.enabled",
+    "hoodie.database.name", "hoodie.index.type", "hoodie.metadata.enable",
+    "hoodie.table.timeline.timezone", "hoodie.bloom.index.update.partition.path",
+    "hoodie.simple.index.update.partition.path", "hoodie.parquet.small.file.limit",
+    "hoodie.parquet.max.file.size", "hoodie.copyonwrite.record.size.estimate",
+    "hoodie.parquet.compression.codec", "hoodie.compact.inline",
+    "hoodie.compact.inline.max.delta.commits", "hoodie.clean.automatic", "hoodie.cleaner.policy",
+    "hoodie.cleaner.commits.retained", "hoodie.cleaner.fileversions.retained",
+    "hoodie.cleaner.hours.retained", "hoodie.cleaner.policy.failed.writes",
+    "hoodie.payload.ordering.field",
+})  # fmt: skip
+# Read elsewhere (Hive sync on EMR) or tuning hints with no meaning for one process.
+KNOWN_PREFIXES = ("hoodie.datasource.hive_sync.", KEYGEN_PROPERTY_PREFIX, TIMEBASED_ALT_PREFIX)
+KNOWN_SUFFIXES = (".shuffle.parallelism",)
+PARQUET_CODECS = ("snappy", "gzip", "zstd", "lz4", "brotli", "uncompressed")
 
 
 def load_properties(path: str, overrides: list[str] | None = None) -> Properties:
@@ -129,6 +157,54 @@ class Job:
     schema_file: str | None
     source_limit: int | None
     props: Properties
+    unknown_keys: tuple[str, ...] = ()
+
+
+def unknown_keys(props: Properties) -> tuple[str, ...]:
+    """hoodie.* keys this ingest neither honours nor refuses (Hudi would read them; here they
+    would silently do nothing, so they are named in a warning)."""
+    return tuple(
+        sorted(
+            k
+            for k in props.values
+            if k.startswith("hoodie.")
+            and k not in HONOURED_KEYS
+            and not k.startswith(KNOWN_PREFIXES)
+            and not k.endswith(KNOWN_SUFFIXES)
+        )
+    )
+
+
+def _keygen_settings(props: Properties) -> tuple[str | None, dict[str, str]]:
+    """The key generator class (from .class or .type) and the hoodie.keygen.timebased.*
+    settings (the hoodie.deltastreamer.keygen.timebased.* spelling is accepted too)."""
+    keygen = props.get("hoodie.datasource.write.keygenerator.class") or None
+    kind = props.get("hoodie.datasource.write.keygenerator.type")
+    if kind:
+        wanted = KEYGEN_TYPES.get(kind.strip().upper())
+        if wanted is None:
+            raise HudiConfigError(
+                f"{props.where('hoodie.datasource.write.keygenerator.type')}: "
+                f"hoodie.datasource.write.keygenerator.type={kind!r} is not one of "
+                + ", ".join(KEYGEN_TYPES)
+            )
+        if keygen and keygen.rpartition(".")[2] != wanted.rpartition(".")[2]:
+            raise HudiConfigError(
+                f"{props.where('hoodie.datasource.write.keygenerator.type')}: "
+                f"keygenerator.type={kind} contradicts keygenerator.class={keygen}"
+            )
+        keygen = keygen or wanted
+    timebased = {}
+    for key, value in props.values.items():
+        if key.startswith(TIMEBASED_ALT_PREFIX):
+            timebased.setdefault(KEYGEN_PROPERTY_PREFIX + key[len(TIMEBASED_ALT_PREFIX) :], value)
+    for key, value in props.values.items():
+        if key.startswith(KEYGEN_PROPERTY_PREFIX):
+            timebased[key] = value
+    parser = timebased.pop(KEYGEN_PROPERTY_PREFIX + "datetime.parser.class", None)
+    if parser and parser.rpartition(".")[2] != "HoodieDateTimeParser":
+        raise HudiConfigError(f"hoodie.keygen.datetime.parser.class={parser} is not supported")
+    return keygen, timebased
 
 
 def build_job(args: DeltaStreamerArgs) -> Job:
@@ -174,6 +250,32 @@ def build_job(args: DeltaStreamerArgs) -> Job:
     for key in list(props.values):
         if key.endswith(".shuffle.parallelism"):
             parse_int(props, key, 1, minimum=1)
+    consistent = "hoodie.datasource.write.keygenerator.consistent.logical.timestamp.enabled"
+    if parse_bool(props, consistent, False):
+        raise HudiConfigError(
+            f"{props.where(consistent)}: {consistent}=true is not supported: Hudi then makes "
+            "keys from java.sql.Timestamp in the JVM's zone; keys here use the Avro long, "
+            "Hudi's default"
+        )
+    failed = (props.get("hoodie.cleaner.policy.failed.writes") or "EAGER").upper()
+    if failed != "EAGER":
+        raise HudiConfigError(
+            f"{props.where('hoodie.cleaner.policy.failed.writes')}: "
+            f"hoodie.cleaner.policy.failed.writes={failed}: this writer rolls failed writes back "
+            "eagerly (EAGER), before the next write"
+        )
+    policy = (props.get("hoodie.cleaner.policy") or "KEEP_LATEST_COMMITS").upper()
+    if policy not in CLEANER_POLICIES:
+        raise HudiConfigError(
+            f"{props.where('hoodie.cleaner.policy')}: hoodie.cleaner.policy={policy} is not one "
+            f"of {', '.join(CLEANER_POLICIES)}"
+        )
+    codec = (props.get("hoodie.parquet.compression.codec") or "snappy").lower()
+    if codec not in PARQUET_CODECS:
+        raise HudiConfigError(
+            f"{props.where('hoodie.parquet.compression.codec')}: "
+            f"hoodie.parquet.compression.codec={codec} is not one of {', '.join(PARQUET_CODECS)}"
+        )
     payload = (
         args.payload_class
         or props.get("hoodie.datasource.write.payload.class")
@@ -185,6 +287,17 @@ def build_job(args: DeltaStreamerArgs) -> Job:
     ordering = (
         args.source_ordering_field or props.get("hoodie.datasource.write.precombine.field") or "ts"
     )
+    payload_ordering = props.get("hoodie.payload.ordering.field")
+    if payload_ordering and payload_ordering != ordering:
+        # HoodieDeltaStreamer merges with stored records by the source ordering field; a
+        # different payload ordering field would be silently overridden there.
+        raise HudiConfigError(
+            f"{props.where('hoodie.payload.ordering.field')}: hoodie.payload.ordering.field="
+            f"{payload_ordering} differs from the ordering field {ordering} "
+            "(--source-ordering-field / hoodie.datasource.write.precombine.field); this writer "
+            "orders both the batch and the merge with stored records by one field"
+        )
+    keygen, timebased = _keygen_settings(props)
     table = TableConfig(
         name=name,
         record_key_fields=need("hoodie.datasource.write.recordkey.field"),
@@ -197,9 +310,10 @@ def build_job(args: DeltaStreamerArgs) -> Job:
         urlencode_partition=parse_bool(
             props, "hoodie.datasource.write.partitionpath.urlencode", False
         ),
-        keygenerator_class=props.get("hoodie.datasource.write.keygenerator.class") or None,
+        keygenerator_class=keygen,
         payload_class=payload,
         database=props.get("hoodie.database.name") or database or "default",
+        keygen_props=timebased,
     )
     delete_mode = props.get("lakehouse.hudi.delete.mode") or "soft"
     if delete_mode not in ("soft", "hard"):
@@ -225,6 +339,12 @@ def build_job(args: DeltaStreamerArgs) -> Job:
         ),
         auto_clean=parse_bool(props, "hoodie.clean.automatic", True),
         commits_retained=parse_int(props, "hoodie.cleaner.commits.retained", 10, minimum=1),
+        cleaner_policy=policy,
+        file_versions_retained=parse_int(
+            props, "hoodie.cleaner.fileversions.retained", 3, minimum=1
+        ),
+        hours_retained=parse_int(props, "hoodie.cleaner.hours.retained", 24, minimum=1),
+        parquet_compression="none" if codec == "uncompressed" else codec,
         # Where null/empty partition values go; Hudi 0.9 (the original) wrote "default".
         default_partition=props.get("lakehouse.hudi.partition.default") or HIVE_DEFAULT_PARTITION,
     )
@@ -241,6 +361,13 @@ def build_job(args: DeltaStreamerArgs) -> Job:
         )
     if args.enable_sync:
         log.info("--enable-sync: Hive sync runs on EMR only; locally the catalog is not touched")
+    unknown = unknown_keys(props)
+    if unknown:
+        log.warning(
+            "%s: settings this writer does not read, ignored: %s",
+            args.props,
+            ", ".join(f"{k} ({props.where(k)})" for k in unknown),
+        )
     return Job(
         config=HudiConfig(table, write),
         base_path=args.target_base_path,
@@ -249,6 +376,7 @@ def build_job(args: DeltaStreamerArgs) -> Job:
         schema_file=schema_file,
         source_limit=args.source_limit,
         props=props,
+        unknown_keys=unknown,
     )
 
 
@@ -269,6 +397,12 @@ def read_source(job: Job, after: str | None) -> SourceBatch:
             f"the table's checkpoint {after!r} is not a modification time in milliseconds"
         ) from None
     root = Storage(job.dfs_root)
+    if not root.is_dir(""):
+        # Hudi's DFSPathSelector fails on a missing root too; an empty run would hide a typo.
+        raise HudiConfigError(
+            f"{job.props.where(DFS_ROOT)}: {DFS_ROOT}={job.dfs_root} "
+            + ("is not a directory" if root.exists("") else "does not exist")
+        )
     entries = [
         e
         for e in root.list("", recursive=True)
@@ -278,7 +412,9 @@ def read_source(job: Job, after: str | None) -> SourceBatch:
     if job.source_limit is not None:
         chosen, total = [], 0
         for e in entries:
-            if chosen and total + e.size > job.source_limit:
+            # As DFSPathSelector: stop only before a strictly newer file, so files sharing a
+            # modification time are never split (the checkpoint is that time).
+            if chosen and total + e.size > job.source_limit and e.mtime_ms > chosen[-1].mtime_ms:
                 break
             chosen.append(e)
             total += e.size

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lakehouse.hudi import logfile
+from lakehouse.hudi import cleaner, logfile
 from lakehouse.hudi.bloom import extend_filter, hash_positions
 from lakehouse.hudi.config import (
     OPERATIONS,
@@ -62,6 +62,7 @@ from lakehouse.hudi.files import (
     write_base_file,
 )
 from lakehouse.hudi.index import Location, SliceKeys, locate
+from lakehouse.hudi.keygen import KeyGenerator
 from lakehouse.hudi.props import parse as parse_properties
 from lakehouse.hudi.props import render as render_properties
 from lakehouse.hudi.schema import (
@@ -97,7 +98,6 @@ PROPERTIES = f"{META}/hoodie.properties"
 CHECKPOINT_KEY = "deltastreamer.checkpoint.key"
 SPARK_DIRS = (".aux/.bootstrap/.partitions", ".aux/.bootstrap/.fileids", ".temp", ".schema",
               "archived")  # fmt: skip
-_HIVE_ESCAPES = "%\"#'*/:=?\\{[]^\x7f" + "".join(chr(c) for c in range(1, 32))
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,10 @@ class HudiTable:
         base_path: str,
         write: WriteOptions | None = None,
         storage_options: dict[str, str] | None = None,
+        keygen_props: dict[str, str] | None = None,
     ) -> HudiTable:
+        """keygen_props: hoodie.keygen.timebased.* settings the table does not store (Spark
+        SQL keeps timestamp.type out of hoodie.properties)."""
         storage = Storage(base_path, storage_options)
         if not storage.exists(PROPERTIES):
             raise NotAHudiTableError(
@@ -270,6 +273,8 @@ class HudiTable:
         source = storage.uri_of(PROPERTIES)
         text = storage.read(PROPERTIES).decode("latin-1")
         table = TableConfig.from_properties(parse_properties(text, source), source)
+        if keygen_props:
+            table = table.with_keygen_props(keygen_props, source)
         return cls(storage, table, write)
 
     @classmethod
@@ -301,7 +306,8 @@ class HudiTable:
         storage = Storage(base_path, storage_options)
         if not storage.exists(PROPERTIES):
             return cls.create(base_path, config, storage_options)
-        table = cls.open(base_path, config.write, storage_options)
+        table = cls.open(base_path, config.write, storage_options,
+                         keygen_props=dict(config.table.keygen_props))  # fmt: skip
         table._check_matches(config.table)
         return table
 
@@ -317,6 +323,10 @@ class HudiTable:
             ("hoodie.datasource.write.hive_style_partitioning", stored.hive_style_partitioning,
              wanted.hive_style_partitioning),
             ("hoodie.compaction.payload.class", stored.payload_class, wanted.payload_class),
+            ("hoodie.datasource.write.partitionpath.urlencode", stored.urlencode_partition,
+             wanted.urlencode_partition),
+            ("hoodie.datasource.write.partitionpath.field", stored.partition_types,
+             wanted.partition_types),
         ]  # fmt: skip
         for key, have, want in pairs:
             if have != want:
@@ -515,74 +525,24 @@ class HudiTable:
                 order.append(table.column(cfg.precombine_field).combine_chunks())
             # A single key field's own values are as distinct as their strings, and integers
             # count and sort faster than strings.
-            by = keys if cfg.complex_keys else table.column(cfg.record_key_fields[0])
+            by = table.column("__key")
+            if len(cfg.record_key_fields) == 1 and pa.types.is_integer(
+                table.column(cfg.record_key_fields[0]).type
+            ):
+                by = table.column(cfg.record_key_fields[0])
             keep = _last_per_key(by.combine_chunks(), order)
             if len(keep) != n:
                 table = table.take(pa.array(keep))
         return table, schema
 
     def _record_keys(self, table: pa.Table) -> pa.Array:
-        parts = []
-        for name in self.config.record_key_fields:
-            col = table.column(name).combine_chunks()
-            if not (pa.types.is_string(col.type) or pa.types.is_integer(col.type)):
-                raise HudiSchemaError(
-                    f"record key field {name!r} has type {col.type}; use a string or integer"
-                )
-            text = col.cast(pa.string())
-            if not self.config.complex_keys:
-                bad = pc.sum(pc.or_kleene(pc.is_null(text), pc.equal(text, ""))).as_py() or 0
-                if bad:
-                    raise HudiSchemaError(
-                        f"record key field {name!r} is null or empty in {bad} rows"
-                    )
-                return text
-            text = text.fill_null("__null__")
-            text = pc.if_else(pc.equal(text, ""), "__empty__", text)
-            parts.append(pc.binary_join_element_wise(f"{name}:", text, ""))
-        return pc.binary_join_element_wise(*parts, ",")
+        return self._keygen().record_keys(table)
 
     def _partition_paths(self, table: pa.Table) -> pa.Array:
-        n = table.num_rows
-        fields = self.config.partition_fields
-        if not fields:
-            return pa.repeat("", n)
-        default = self.options.default_partition
-        pieces = []
-        for name in fields:
-            col = table.column(name).combine_chunks()
-            if not (pa.types.is_string(col.type) or pa.types.is_integer(col.type)):
-                raise HudiSchemaError(
-                    f"partition field {name!r} has type {col.type}; use a string or integer"
-                )
-            text = col.cast(pa.string())
-            text = pc.if_else(pc.equal(text, ""), default, text).fill_null(default)
-            if self.config.urlencode_partition:
-                for ch in _HIVE_ESCAPES:
-                    text = pc.replace_substring(text, ch, f"%{ord(ch):02X}")
-            else:
-                bad = pc.filter(text, pc.match_substring(text, "/"))
-                if len(bad):
-                    raise HudiSchemaError(
-                        f"partition field {name!r} has the value {bad[0].as_py()!r}, which would "
-                        "split the partition path; clean it or set "
-                        "hoodie.datasource.write.partitionpath.urlencode=true"
-                    )
-            odd = pc.filter(text, pc.is_in(text, pa.array([".", ".."])))
-            if len(odd):
-                raise HudiSchemaError(f"partition field {name!r} has the value {odd[0].as_py()!r}")
-            if self.config.hive_style_partitioning:
-                text = pc.binary_join_element_wise(f"{name}=", text, "")
-            elif (
-                len(pieces) == 0
-                and pc.any(pc.is_in(text, pa.array(["metadata", "_delta_log"]))).as_py()
-            ):
-                raise HudiSchemaError(
-                    f"partition field {name!r} has a value that names a directory readers skip "
-                    "('metadata' or '_delta_log'); use hive-style partitioning"
-                )
-            pieces.append(text)
-        return pieces[0] if len(pieces) == 1 else pc.binary_join_element_wise(*pieces, "/")
+        return self._keygen().partition_paths(table)
+
+    def _keygen(self) -> KeyGenerator:
+        return KeyGenerator(self.config, self.options.default_partition)
 
     def _delete_flags(self, table: pa.Table) -> pa.Array:
         n = table.num_rows
@@ -1186,31 +1146,27 @@ class HudiTable:
         return self.clean()
 
     def clean(self, commits_retained: int | None = None) -> tuple[str | None, int]:
-        """KEEP_LATEST_COMMITS: delete file slices no query at or after the N-th latest commit
-        can need. Returns (clean instant or None, files deleted)."""
-        retained = commits_retained or self.options.commits_retained
+        """Delete the file slices hoodie.cleaner.policy no longer keeps (lakehouse.hudi.cleaner).
+        Returns (clean instant or None, files deleted)."""
+        opts = self.options
         timeline = Timeline(self.storage)
         writes = timeline.completed_writes()
-        if len(writes) <= retained:
+        if not writes:
             return None, 0
-        earliest = writes[-retained]
-        view = self._view(timeline)
-        to_delete: dict[str, list[str]] = {}
-        for (partition, fid), _ in sorted(view.groups.items()):
-            slices = view.slices(partition, fid)
-            for older, newer in zip(slices, slices[1:], strict=False):
-                if newer.base_instant <= earliest.timestamp:
-                    to_delete.setdefault(partition, []).extend(older.paths())
+        chosen = cleaner.plan(self._view(timeline), writes, opts.cleaner_policy,
+                              commits_retained or opts.commits_retained,
+                              opts.file_versions_retained, opts.hours_retained)  # fmt: skip
+        to_delete, earliest = chosen.files, chosen.earliest_to_retain
         if not to_delete:
             return None, 0
         instant = new_instant_time(timeline.last_timestamp())
         plan = {
-            "earliestInstantToRetain": {
+            "earliestInstantToRetain": None if earliest is None else {
                 "timestamp": earliest.timestamp,
                 "action": "commit" if earliest.action == "compaction" else earliest.action,
                 "state": COMPLETED,
             },
-            "policy": "KEEP_LATEST_COMMITS",
+            "policy": chosen.policy,
             "filesToBeDeletedPerPartition": None,
             "version": 2,
             "filePathsToBeDeletedPerPartition": {
@@ -1218,7 +1174,7 @@ class HudiTable:
                 for p, fs in to_delete.items()
             },
             "partitionsToBeDeleted": None,
-        }
+        }  # fmt: skip
         data = avro_file(CLEANER_PLAN, plan)
         self.storage.write_new(f"{META}/{instant_file(instant, 'clean', REQUESTED)}", data)
         self.storage.write_new(f"{META}/{instant_file(instant, 'clean', INFLIGHT)}", data)
