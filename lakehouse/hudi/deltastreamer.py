@@ -23,10 +23,10 @@ import pyarrow as pa
 from lakehouse.hudi.config import (
     CLEANER_POLICIES,
     COMMIT_TIME_PAYLOAD,
-    KEYGEN_PROPERTY_PREFIX,
-    KEYGEN_TYPES,
     GLOBAL_INDEXES,
     HIVE_DEFAULT_PARTITION,
+    KEYGEN_PROPERTY_PREFIX,
+    KEYGEN_TYPES,
     PAYLOADS,
     TABLE_TYPES,
     HudiConfig,

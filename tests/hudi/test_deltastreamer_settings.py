@@ -104,8 +104,11 @@ def test_unknown_keys_are_listed_in_one_warning(fixtures_dir, tmp_path, capsys, 
 )  # fmt: skip
 def test_refused_settings_name_the_key(fixtures_dir, tmp_path, capsys, line, message):
     root = _source(fixtures_dir, tmp_path, "artists")
-    props = _props(tmp_path, "hoodie.datasource.write.recordkey.field=artist_id\n"
-                   f"hoodie.datasource.write.partitionpath.field=nationality\n{line}\n")  # fmt: skip
+    props = _props(
+        tmp_path,
+        "hoodie.datasource.write.recordkey.field=artist_id\n"
+        f"hoodie.datasource.write.partitionpath.field=nationality\n{line}\n",
+    )
     code, err = _run(capsys, _args("artists", "COPY_ON_WRITE", tmp_path / "t", root, props=props))
     assert code == 2 and message in err, err
     assert not (tmp_path / "t").exists()
