@@ -273,19 +273,23 @@ class TimestampPartitioner:
         millis = pc.divide(pc.multiply_checked(values, mul), div) if div > 1 else (
             pc.multiply_checked(values, mul))  # fmt: skip
         # Only fields the pattern prints matter: round to a coarser grain first so that few
-        # distinct values are formatted (zone offsets are multiples of 15 minutes).
+        # distinct values are formatted. Zone offsets are whole seconds, and multiples of 15
+        # minutes since 1973 (before, local mean times like +05:53:20 occur).
         letters = {tok.letter for tok in self.output}
-        grain = 1
-        if not letters & {"S"}:
+        if "S" not in letters:
             grain = 1000
-            if not letters & {"s"}:
+            if not letters & {"s", "m", "Z"}:
+                grain = 900_000
+            elif "s" not in letters:
                 grain = 60_000
-                if not letters & {"m", "Z"}:
-                    grain = 900_000
-        if grain > 1:
-            millis = pc.multiply(pc.floor(pc.divide(millis.cast(pa.float64()), grain)), grain)
-            millis = millis.cast(pa.int64())
+            seconds = pc.floor(pc.divide(millis.cast(pa.float64()), 1000))
+            coarse = pc.multiply(pc.floor(pc.divide(millis.cast(pa.float64()), grain)), grain)
+            modern = pc.greater_equal(millis, MODERN_OFFSETS_MS)
+            millis = pc.if_else(modern, coarse, pc.multiply(seconds, 1000)).cast(pa.int64())
         return _map_unique(millis, lambda ms: self._format(ms, None))
+
+
+MODERN_OFFSETS_MS = 94_694_400_000  # 1973-01-01T00:00:00Z
 
 
 # -- the key generator -----------------------------------------------------------------------
@@ -378,7 +382,7 @@ def _refuse_slash(text: pa.Array, name: str) -> None:
 
 def _refuse_odd(text: pa.Array, name: str, first: bool, hive: bool) -> None:
     odd = pc.filter(text, pc.is_in(text, pa.array([".", ".."])))
-    if len(odd):
+    if len(odd) and not hive:  # `f=.` is a fine directory name; `.` is not
         raise HudiSchemaError(f"partition field {name!r} has the value {odd[0].as_py()!r}")
     if first and not hive and pc.any(pc.is_in(text, pa.array(["metadata", "_delta_log"]))).as_py():
         raise HudiSchemaError(
