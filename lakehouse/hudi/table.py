@@ -96,6 +96,9 @@ from lakehouse.hudi.timeline import (
 
 PROPERTIES = f"{META}/hoodie.properties"
 CHECKPOINT_KEY = "deltastreamer.checkpoint.key"
+# Partition moves in a commit. Hudi's write stats count each as a delete in the old file group
+# and an insert in the new one; this count lets readers report them as the updates they are.
+MOVES_KEY = "lakehouse.partition.moves"
 SPARK_DIRS = (".aux/.bootstrap/.partitions", ".aux/.bootstrap/.fileids", ".temp", ".schema",
               "archived")  # fmt: skip
 
@@ -135,7 +138,8 @@ class _Written:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
-    writes: int = 0
+    moved: int = 0  # records that changed partition: updates, though the stats hold a delete
+    writes: int = 0  # and an insert for each (as Hudi's global index writes them)
 
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -355,6 +359,19 @@ class HudiTable:
         self._schema = arrow_from_avro(self._avro)
         self._target = data_schema_with_meta(self._schema)  # meta fields, then the data
 
+    def _record_create_schema(self, avro: dict) -> None:
+        """hoodie.table.create.schema, as Spark writes it when it creates a table: the first
+        write's Avro schema without meta fields. Updated the way Java's HoodieTableConfig
+        modifies the file (backup, rewrite, drop the backup)."""
+        props = self._properties()
+        if props.get("hoodie.table.create.schema"):
+            return
+        values = {**props.values, "hoodie.table.create.schema": avro_json(avro)}
+        backup = f"{PROPERTIES}.backup"
+        self.storage.write(backup, self.storage.read(PROPERTIES))
+        self.storage.write(PROPERTIES, render_properties(values))
+        self.storage.delete(backup)
+
     def _properties(self):
         text = self.storage.read(PROPERTIES).decode("latin-1")
         return parse_properties(text, self.storage.uri_of(PROPERTIES))
@@ -417,11 +434,15 @@ class HudiTable:
         action = "deltacommit" if self.config.is_mor else "commit"
         instant = new_instant_time(timeline.last_timestamp())
         avro = self._avro or avro_schema(schema, self.config.name)
+        if self._avro is None:
+            self._record_create_schema(avro)
         self._step_requested(instant, action)
         written, unchanged = self._apply(batch, operation, instant, view, timeline, schema, avro)
         extra = {"schema": avro_json(avro)}
         if source_checkpoint is not None:
             extra[CHECKPOINT_KEY] = source_checkpoint
+        if written.moved:
+            extra[MOVES_KEY] = str(written.moved)
         extra.update(extra_metadata or {})
         self._complete(instant, action, written.stats, operation, extra, compacted=False)
         if self._avro is None:
@@ -832,6 +853,7 @@ class HudiTable:
         written.updated = int(updates.sum()) + int(moves.sum())
         written.deleted = int(deletes.sum())
         written.inserted -= int(moves.sum())
+        written.moved = int(moves.sum())
 
         touched = {fid_values[c] for c in list(by_file_update) + list(by_file_remove)}
         latest = {sl.file_id: sl for sl in view.latest_slices()}

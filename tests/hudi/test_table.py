@@ -59,6 +59,12 @@ def test_layout_matches_the_v6_format(tmp_path):
     assert props["hoodie.table.checksum"] == str(zlib.crc32(b"default.trips"))
     assert props["hoodie.table.keygenerator.class"] == "org.apache.hudi.keygen.SimpleKeyGenerator"
     assert props["hoodie.table.timeline.timezone"] == "UTC"
+    # as Spark writes it at creation: the data schema without meta fields (hudi-rs falls back
+    # on it); the same schema as the first commit's
+    create = json.loads(props["hoodie.table.create.schema"])
+    assert (create["name"], create["namespace"]) == ("trips_record", "hoodie.trips")
+    assert [f["name"] for f in create["fields"]] == SCHEMA.names
+    assert not (meta / "hoodie.properties.backup").exists()
     for d in (".aux/.bootstrap/.partitions", ".aux/.bootstrap/.fileids", ".schema", "archived"):
         assert (meta / d).is_dir()
     t = result.instant
@@ -68,6 +74,7 @@ def test_layout_matches_the_v6_format(tmp_path):
     commit = json.loads((meta / f"{t}.commit").read_text())
     assert commit["operationType"] == "BULK_INSERT" and commit["compacted"] is False
     schema = json.loads(commit["extraMetadata"]["schema"])
+    assert schema == create
     assert (schema["name"], schema["namespace"]) == ("trips_record", "hoodie.trips")
     assert schema["fields"][0] == {"name": "id", "type": ["null", "long"], "default": None}
     (stat,) = commit["partitionToWriteStats"]["city=sf"]
