@@ -4,9 +4,11 @@ uninterrupted run."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +55,27 @@ def _check_recovered(base: str, table_type: str, before, after) -> None:
     assert not timeline.pending(), [i for i in timeline.pending()]
     # nothing is left that no committed instant accounts for
     assert HudiTable.open(base).snapshot().num_rows == len(after)
+    assert _data_files(base) <= _committed_files(base)
+
+
+def _data_files(base: str) -> set[str]:
+    root = Path(base)
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and ".hoodie" not in p.relative_to(root).parts[:1]
+        and p.name != ".hoodie_partition_metadata"
+    }  # fmt: skip
+
+
+def _committed_files(base: str) -> set[str]:
+    """Every file a completed commit, delta commit or compaction wrote (its write stats)."""
+    files = set()
+    for meta in Path(base, ".hoodie").glob("*"):
+        if meta.suffix in (".commit", ".deltacommit", ".replacecommit"):
+            stats = json.loads(meta.read_text())["partitionToWriteStats"]
+            files |= {s["path"] for group in stats.values() for s in group}
+    return files
 
 
 def test_crash_before_every_step_then_rerun(scenario, tmp_path):
