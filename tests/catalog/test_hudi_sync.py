@@ -113,6 +113,24 @@ def test_local_relations_follow_a_sequence_of_commits(tmp_path, table_type):
     assert {(r.action, r.added, r.removed) for r in again} == {("unchanged", 0, 0)}
 
 
+@pytest.mark.parametrize("table_type", TYPES)
+@pytest.mark.parametrize("sync_after", [(1, 3, 6), (1, 4, 6), (1, 6)])
+def test_a_sync_after_several_commits_takes_every_one_into_account(
+    tmp_path, table_type, sync_after
+):
+    """Syncs 2, 3 or 5 commits apart: partitions added or emptied by a commit before the last
+    one must reach the catalog too (the incremental sync reads every commit since the last
+    synced instant)."""
+    base = tmp_path / "lake" / "t"
+    table = make_table(base, table_type)
+    catalog = LocalCatalog(path=str(tmp_path / "w.duckdb"), lake_root=str(tmp_path / "lake"))
+    for number, rows in enumerate(SEQUENCE, start=1):
+        table.upsert(batch(*rows))
+        if number in sync_after:
+            reports = check_local(catalog, str(base))
+            assert {r.mode for r in reports} == {"full" if number == 1 else "incremental"}
+
+
 def test_a_rollback_or_an_unknown_last_sync_falls_back_to_a_full_listing(tmp_path):
     base = tmp_path / "lake" / "t"
     table = make_table(base, "COPY_ON_WRITE")
