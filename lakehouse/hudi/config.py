@@ -329,6 +329,12 @@ class WriteOptions:
     cleaner_policy: str = "KEEP_LATEST_COMMITS"  # hoodie.cleaner.policy
     file_versions_retained: int = 3  # hoodie.cleaner.fileversions.retained
     hours_retained: int = 24  # hoodie.cleaner.hours.retained
+    auto_archive: bool = True  # hoodie.archive.automatic
+    keep_min_commits: int = 20  # hoodie.keep.min.commits
+    keep_max_commits: int = 30  # hoodie.keep.max.commits
+    archival_batch: int = 10  # hoodie.commits.archival.batch
+    # Instants incremental readers still read from (their checkpoints): never archived.
+    reader_checkpoints: tuple[str, ...] = ()
     default_partition: str = HIVE_DEFAULT_PARTITION
     parquet_compression: str = "snappy"
     parallelism: int = 0  # threads writing file groups; 0 = one per CPU
@@ -348,6 +354,21 @@ class WriteOptions:
                 f"hoodie.cleaner.policy={self.cleaner_policy!r} is not one of "
                 + ", ".join(CLEANER_POLICIES)
             )
+        if self.keep_max_commits <= self.keep_min_commits:
+            raise HudiConfigError(
+                f"hoodie.keep.max.commits={self.keep_max_commits} must be greater than "
+                f"hoodie.keep.min.commits={self.keep_min_commits}"
+            )
+        if self.cleaner_policy == "KEEP_LATEST_COMMITS" and (
+            self.keep_min_commits <= self.commits_retained
+        ):
+            # Hudi's own check: an incremental pull could otherwise miss archived instants.
+            raise HudiConfigError(
+                f"hoodie.keep.min.commits={self.keep_min_commits} must be greater than "
+                f"hoodie.cleaner.commits.retained={self.commits_retained}"
+            )
+        if self.archival_batch < 1:
+            raise HudiConfigError("hoodie.commits.archival.batch must be at least 1")
         if self.file_versions_retained < 1 or self.hours_retained < 1:
             raise HudiConfigError(
                 "hoodie.cleaner.fileversions.retained and hoodie.cleaner.hours.retained must be "

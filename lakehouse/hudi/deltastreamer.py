@@ -73,7 +73,8 @@ HONOURED_KEYS = frozenset({
     "hoodie.compact.inline.max.delta.commits", "hoodie.clean.automatic", "hoodie.cleaner.policy",
     "hoodie.cleaner.commits.retained", "hoodie.cleaner.fileversions.retained",
     "hoodie.cleaner.hours.retained", "hoodie.cleaner.policy.failed.writes",
-    "hoodie.payload.ordering.field",
+    "hoodie.payload.ordering.field", "hoodie.archive.automatic", "hoodie.keep.min.commits",
+    "hoodie.keep.max.commits", "hoodie.commits.archival.batch",
 })  # fmt: skip
 # Read elsewhere (Hive sync on EMR) or tuning hints with no meaning for one process.
 KNOWN_PREFIXES = ("hoodie.datasource.hive_sync.", KEYGEN_PROPERTY_PREFIX, TIMEBASED_ALT_PREFIX)
@@ -344,6 +345,10 @@ def build_job(args: DeltaStreamerArgs) -> Job:
             props, "hoodie.cleaner.fileversions.retained", 3, minimum=1
         ),
         hours_retained=parse_int(props, "hoodie.cleaner.hours.retained", 24, minimum=1),
+        auto_archive=parse_bool(props, "hoodie.archive.automatic", True),
+        keep_min_commits=parse_int(props, "hoodie.keep.min.commits", 20, minimum=1),
+        keep_max_commits=parse_int(props, "hoodie.keep.max.commits", 30, minimum=2),
+        archival_batch=parse_int(props, "hoodie.commits.archival.batch", 10, minimum=1),
         parquet_compression="none" if codec == "uncompressed" else codec,
         # Where null/empty partition values go; Hudi 0.9 (the original) wrote "default".
         default_partition=props.get("lakehouse.hudi.partition.default") or HIVE_DEFAULT_PARTITION,

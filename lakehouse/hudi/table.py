@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lakehouse.hudi import cleaner, logfile
+from lakehouse.hudi import archival, cleaner, logfile
 from lakehouse.hudi.bloom import extend_filter, hash_positions
 from lakehouse.hudi.config import (
     OPERATIONS,
@@ -126,6 +126,7 @@ class CommitResult:
     clean_instant: str | None = None
     rolled_back: tuple[str, ...] = ()
     files_cleaned: int = 0
+    archived: tuple[str, ...] = ()  # instants moved to the archived timeline
 
 
 @dataclass
@@ -449,6 +450,7 @@ class HudiTable:
             self._set_schema(avro)
         compaction = self._maybe_compact()
         clean, cleaned = self._maybe_clean()
+        archived = self.archive() if self.options.auto_archive else ()
         return CommitResult(
             instant=instant,
             action=action,
@@ -469,6 +471,7 @@ class HudiTable:
             clean_instant=clean,
             rolled_back=tuple(rolled_back),
             files_cleaned=cleaned,
+            archived=archived,
         )
 
     def last_checkpoint(self) -> str | None:
@@ -580,7 +583,7 @@ class HudiTable:
         return self._view(timeline or Timeline(self.storage))
 
     def _view(self, timeline: Timeline) -> FileSystemView:
-        committed = {i.timestamp for i in timeline.completed_writes()}
+        committed = timeline.committed_instants()
         replaced = set()
         for inst in timeline.completed(("replacecommit",)):
             meta = timeline.read_json(inst)
@@ -704,7 +707,7 @@ class HudiTable:
         self, keys: pa.Array, slices: list[FileSlice], timeline: Timeline, unique: bool
     ) -> Location:
         """Where the incoming keys are stored now (a global index over the latest slices)."""
-        committed = {i.timestamp for i in timeline.completed_writes()}
+        committed = timeline.committed_instants()
 
         def read_keys(sl: FileSlice, columns: list[str], opened) -> pa.Table:
             if sl.logs or not sl.base_path:
@@ -718,7 +721,7 @@ class HudiTable:
         """The latest committed rows (merged with logs unless read_optimized), meta fields
         included. For checks inside the product; tests read with hudi-rs."""
         timeline = Timeline(self.storage)
-        committed = {i.timestamp for i in timeline.completed_writes()}
+        committed = timeline.committed_instants()
         view = self._view(timeline)
         if self._schema is None:
             return pa.table({})
@@ -1022,7 +1025,7 @@ class HudiTable:
                 # Updated keys are in the old filter already; only inserted ones add bits.
                 bloom = extend_filter(known.footer.bloom, inserted_positions)
         else:
-            committed = {i.timestamp for i in timeline.completed_writes()}
+            committed = timeline.committed_instants()
             old = self._read_slice(sl, committed) if sl.logs else self._read_base(sl.base_path)
             gone = pa.concat_arrays([upd.column("__key").combine_chunks(),
                                      rem.column("__key").combine_chunks()])  # fmt: skip
@@ -1111,7 +1114,7 @@ class HudiTable:
         slices = [sl for sl in view.latest_slices() if sl.logs]
         if not slices or self._schema is None:
             return None
-        committed = {i.timestamp for i in timeline.completed_writes()}
+        committed = timeline.committed_instants()
         instant = new_instant_time(timeline.last_timestamp())
         self._schema_names = self._schema.names
         self._with_meta = data_schema_with_meta(self._schema)
@@ -1161,6 +1164,20 @@ class HudiTable:
         return instant
 
     # -- cleaner ---------------------------------------------------------------------------
+
+    def archive(self) -> tuple[str, ...]:
+        """Move the oldest instants to .hoodie/archived (lakehouse.hudi.archival); returns
+        their times."""
+        opts = self.options
+        timeline = Timeline(self.storage)
+        keep_from = min(opts.reader_checkpoints, default=None)
+        chosen = archival.instants_to_archive(timeline, self.storage, opts.keep_min_commits,
+                                              opts.keep_max_commits, self.config.is_mor,
+                                              keep_from)  # fmt: skip
+        if not chosen:
+            return ()
+        archival.archive(self.storage, timeline, chosen, opts.archival_batch)
+        return tuple(i.timestamp for i in chosen)
 
     def _maybe_clean(self) -> tuple[str | None, int]:
         if not self.options.auto_clean:

@@ -59,6 +59,20 @@ def parse_instant_file(name: str) -> tuple[str, str, str] | None:
     return None
 
 
+class CommittedInstants(set):
+    """Instant times whose files are committed: the completed writes of the active timeline
+    plus any time older than the first of them (moved to the archived timeline)."""
+
+    def __init__(self, completed: set[str], first_active: str | None):
+        super().__init__(completed)
+        self.first_active = first_active
+
+    def __contains__(self, ts) -> bool:
+        return super().__contains__(ts) or (
+            self.first_active is not None and isinstance(ts, str) and ts < self.first_active
+        )
+
+
 class Timeline:
     """A listing of `.hoodie`, grouped per instant time."""
 
@@ -108,6 +122,12 @@ class Timeline:
 
     def last_timestamp(self) -> str | None:
         return max(self.files) if self.files else None
+
+    def committed_instants(self) -> CommittedInstants:
+        """Completed write instants, and every time before the first of them (archived, hence
+        committed: Java's isBeforeTimelineStarts, and hudi-rs, read such files the same way)."""
+        writes = [i.timestamp for i in self.completed_writes()]
+        return CommittedInstants(set(writes), writes[0] if writes else None)
 
     def read_json(self, instant: Instant) -> dict:
         data = self.storage.read(f"{META}/{instant.file_name(COMPLETED)}")
