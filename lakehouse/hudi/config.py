@@ -135,7 +135,10 @@ class TableConfig:
                 f"{self.keygenerator_class} takes one record key field, not "
                 f"{','.join(self.record_key_fields)}; use {COMPLEX_KEYGEN}"
             )
-        if kind in (SIMPLE, TIMESTAMP) and len(self.partition_fields) != 1:
+        # (A SimpleKeyGenerator without partition fields stays non-partitioned, as before.)
+        if (kind == SIMPLE and len(self.partition_fields) > 1) or (
+            kind == TIMESTAMP and len(self.partition_fields) != 1
+        ):
             raise HudiConfigError(
                 f"{self.keygenerator_class} takes one partition field, not "
                 f"{','.join(self.partition_fields) or 'none'}; use {COMPLEX_KEYGEN} or "

@@ -289,9 +289,11 @@ def build_job(args: DeltaStreamerArgs) -> Job:
         args.source_ordering_field or props.get("hoodie.datasource.write.precombine.field") or "ts"
     )
     payload_ordering = props.get("hoodie.payload.ordering.field")
-    if payload_ordering and payload_ordering != ordering:
-        # HoodieDeltaStreamer merges with stored records by the source ordering field; a
-        # different payload ordering field would be silently overridden there.
+    if payload_ordering and payload_ordering != ordering and args.source_ordering_field:
+        # HoodieDeltaStreamer sets the payload ordering field from --source-ordering-field.
+        log.info("--source-ordering-field %s overrides hoodie.payload.ordering.field=%s",
+                 ordering, payload_ordering)  # fmt: skip
+    elif payload_ordering and payload_ordering != ordering:
         raise HudiConfigError(
             f"{props.where('hoodie.payload.ordering.field')}: hoodie.payload.ordering.field="
             f"{payload_ordering} differs from the ordering field {ordering} "
@@ -482,7 +484,8 @@ def run(args: DeltaStreamerArgs) -> RunResult:
     source files before writing anything."""
     job = build_job(args)
     try:
-        table = HudiTable.open(job.base_path, job.config.write)
+        table = HudiTable.open(job.base_path, job.config.write,
+                               keygen_props=dict(job.config.table.keygen_props))  # fmt: skip
         table._check_matches(job.config.table)
         previous = table.last_checkpoint()
     except NotAHudiTableError:

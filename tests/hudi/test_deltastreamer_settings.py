@@ -93,7 +93,6 @@ def test_unknown_keys_are_listed_in_one_warning(fixtures_dir, tmp_path, capsys, 
     [
         ("hoodie.cleaner.policy.failed.writes=LAZY", "hoodie.cleaner.policy.failed.writes=LAZY"),
         ("hoodie.cleaner.policy=KEEP_NOTHING", "hoodie.cleaner.policy=KEEP_NOTHING"),
-        ("hoodie.payload.ordering.field=updated_at", "hoodie.payload.ordering.field=updated_at"),
         ("hoodie.datasource.write.keygenerator.consistent.logical.timestamp.enabled=true",
          "consistent.logical.timestamp.enabled"),
         ("hoodie.parquet.compression.codec=lzo", "hoodie.parquet.compression.codec=lzo"),
@@ -156,3 +155,18 @@ def test_timestamp_keygen_and_cleaner_policy_from_props(fixtures_dir, tmp_path, 
     ids = [p.name.split("_")[0] for p in parquet]
     assert len(ids) == len(set(ids))  # one base file per file group
     assert support.snapshot(str(base)).num_rows == 300
+
+
+def test_payload_ordering_field_must_match_the_precombine_field(fixtures_dir, tmp_path, capsys):
+    """Without --source-ordering-field, a payload ordering field other than the precombine
+    field is refused; with the flag, the flag wins (as HoodieDeltaStreamer sets it)."""
+    root = _source(fixtures_dir, tmp_path, "artists")
+    props = _props(tmp_path, "hoodie.datasource.write.recordkey.field=artist_id\n"
+                   "hoodie.datasource.write.partitionpath.field=nationality\n"
+                   "hoodie.datasource.write.precombine.field=__source_ts_ms\n"
+                   "hoodie.payload.ordering.field=updated_at\n")  # fmt: skip
+    argv = _args("artists", "COPY_ON_WRITE", tmp_path / "t", root, props=props)
+    flag = argv.index("--source-ordering-field")
+    code, err = _run(capsys, argv[:flag] + argv[flag + 2 :])
+    assert code == 2 and f"{props}:5: hoodie.payload.ordering.field=updated_at" in err, err
+    assert _run(capsys, argv)[0] == 0
