@@ -170,3 +170,29 @@ def test_payload_ordering_field_must_match_the_precombine_field(fixtures_dir, tm
     code, err = _run(capsys, argv[:flag] + argv[flag + 2 :])
     assert code == 2 and f"{props}:5: hoodie.payload.ordering.field=updated_at" in err, err
     assert _run(capsys, argv)[0] == 0
+
+
+def test_custom_keygen_from_props(fixtures_dir, tmp_path, capsys):
+    """field:SIMPLE,field:TIMESTAMP partition fields choose CustomKeyGenerator; a rerun of the
+    table (opened from hoodie.properties) keeps the same layout."""
+    root = _source(fixtures_dir, tmp_path, "artists")
+    props = _props(tmp_path, "hoodie.datasource.write.recordkey.field=artist_id\n"
+                   "hoodie.datasource.write.keygenerator.class=\n"
+                   "hoodie.datasource.write.partitionpath.field="
+                   "nationality:SIMPLE,__source_ts_ms:TIMESTAMP\n"
+                   "hoodie.keygen.timebased.timestamp.type=EPOCHMILLISECONDS\n"
+                   "hoodie.keygen.timebased.output.dateformat=yyyy\n")  # fmt: skip
+    base = tmp_path / "t"
+    code, out = _run(capsys, _args("artists", "COPY_ON_WRITE", base, root, props=props))
+    assert code == 0, out
+    snap = support.snapshot(str(base))
+    want = [
+        f"nationality={n or '__HIVE_DEFAULT_PARTITION__'}/__source_ts_ms="
+        + dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y")
+        for n, ms in zip(snap.column("nationality").to_pylist(),
+                         snap.column("__source_ts_ms").to_pylist(), strict=True)
+    ]  # fmt: skip
+    assert snap.column("_hoodie_partition_path").to_pylist() == want
+    text = (base / ".hoodie" / "hoodie.properties").read_text()
+    assert "hoodie.table.keygenerator.class=org.apache.hudi.keygen.CustomKeyGenerator" in text
+    assert "hoodie.table.partition.fields=nationality,__source_ts_ms\n" in text
