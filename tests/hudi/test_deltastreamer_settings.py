@@ -113,22 +113,29 @@ def test_refused_settings_name_the_key(fixtures_dir, tmp_path, capsys, line, mes
     assert not (tmp_path / "t").exists()
 
 
-def test_timestamp_keygen_and_cleaner_policy_from_props(fixtures_dir, tmp_path, capsys):
-    """keygenerator.type=TIMESTAMP with the older hoodie.deltastreamer.keygen.timebased.*
-    spelling, and KEEP_LATEST_FILE_VERSIONS keeping one version."""
+def _ingest(fixtures_dir, tmp_path, capsys, settings: str):
+    """One run over the artists fixture with these settings (key generator class unset)."""
     root = _source(fixtures_dir, tmp_path, "artists")
     props = _props(tmp_path, "hoodie.datasource.write.recordkey.field=artist_id\n"
-                   "hoodie.datasource.write.partitionpath.field=__source_ts_ms\n"
-                   "hoodie.datasource.write.keygenerator.class=\n"
-                   "hoodie.datasource.write.keygenerator.type=TIMESTAMP\n"
-                   "hoodie.deltastreamer.keygen.timebased.timestamp.type=EPOCHMILLISECONDS\n"
-                   "hoodie.deltastreamer.keygen.timebased.output.dateformat=yyyy/MM\n"
-                   "hoodie.cleaner.policy=KEEP_LATEST_FILE_VERSIONS\n"
-                   "hoodie.cleaner.fileversions.retained=1\n")  # fmt: skip
+                   f"hoodie.datasource.write.keygenerator.class=\n{settings}")  # fmt: skip
     base = tmp_path / "t"
     code, out = _run(capsys, _args("artists", "COPY_ON_WRITE", base, root, props=props))
     assert code == 0, out
-    snap = support.snapshot(str(base))
+    return base, root, props, support.snapshot(str(base))
+
+
+def test_timestamp_keygen_and_cleaner_policy_from_props(fixtures_dir, tmp_path, capsys):
+    """keygenerator.type=TIMESTAMP with the older hoodie.deltastreamer.keygen.timebased.*
+    spelling, and KEEP_LATEST_FILE_VERSIONS keeping one version."""
+    base, root, props, snap = _ingest(
+        fixtures_dir, tmp_path, capsys,
+        "hoodie.datasource.write.partitionpath.field=__source_ts_ms\n"
+        "hoodie.datasource.write.keygenerator.type=TIMESTAMP\n"
+        "hoodie.deltastreamer.keygen.timebased.timestamp.type=EPOCHMILLISECONDS\n"
+        "hoodie.deltastreamer.keygen.timebased.output.dateformat=yyyy/MM\n"
+        "hoodie.cleaner.policy=KEEP_LATEST_FILE_VERSIONS\n"
+        "hoodie.cleaner.fileversions.retained=1\n",
+    )  # fmt: skip
     want = [
         "__source_ts_ms=" + dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y/%m")
         for ms in snap.column("__source_ts_ms").to_pylist()
@@ -173,19 +180,14 @@ def test_payload_ordering_field_must_match_the_precombine_field(fixtures_dir, tm
 
 
 def test_custom_keygen_from_props(fixtures_dir, tmp_path, capsys):
-    """field:SIMPLE,field:TIMESTAMP partition fields choose CustomKeyGenerator; a rerun of the
-    table (opened from hoodie.properties) keeps the same layout."""
-    root = _source(fixtures_dir, tmp_path, "artists")
-    props = _props(tmp_path, "hoodie.datasource.write.recordkey.field=artist_id\n"
-                   "hoodie.datasource.write.keygenerator.class=\n"
-                   "hoodie.datasource.write.partitionpath.field="
-                   "nationality:SIMPLE,__source_ts_ms:TIMESTAMP\n"
-                   "hoodie.keygen.timebased.timestamp.type=EPOCHMILLISECONDS\n"
-                   "hoodie.keygen.timebased.output.dateformat=yyyy\n")  # fmt: skip
-    base = tmp_path / "t"
-    code, out = _run(capsys, _args("artists", "COPY_ON_WRITE", base, root, props=props))
-    assert code == 0, out
-    snap = support.snapshot(str(base))
+    """field:SIMPLE,field:TIMESTAMP partition fields choose CustomKeyGenerator."""
+    base, _, _, snap = _ingest(
+        fixtures_dir, tmp_path, capsys,
+        "hoodie.datasource.write.partitionpath.field="
+        "nationality:SIMPLE,__source_ts_ms:TIMESTAMP\n"
+        "hoodie.keygen.timebased.timestamp.type=EPOCHMILLISECONDS\n"
+        "hoodie.keygen.timebased.output.dateformat=yyyy\n",
+    )  # fmt: skip
     want = [
         f"nationality={n or '__HIVE_DEFAULT_PARTITION__'}/__source_ts_ms="
         + dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y")
