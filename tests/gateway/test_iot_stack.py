@@ -73,7 +73,7 @@ def test_rule_selects_what_the_lakehouse_flattens():
         if m and m[2] in rule.COLOR_FIELDS:
             assert m[1] == f"data.color.{m[2]}"
     expected = [*rule.DATA_FIELDS, *rule.COLOR_FIELDS, "ts", "device", "msg_received"]
-    assert names == expected + list(rule.V2_FIELDS)
+    assert names == expected + list(rule.V2_FIELDS) + list(rule.V3_FIELDS)
     assert "clientid() AS device" in sql
     assert """parse_time("yyyy-MM-dd'T'HH:mm:ss.SSSZ", timestamp(), "UTC") AS msg_received""" in (
         " ".join(sql.split())

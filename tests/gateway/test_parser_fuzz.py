@@ -20,9 +20,28 @@ INT = rb"(?:0|[1-9]\d{0,4})"
 SINT = rb"(?:0|-?[1-9]\d{0,3})"
 DEC = rb"-?(?:0|[1-9]\d{0,3})\.\d\d"
 VALID = re.compile(
-    rb"\+RCV=(" + INT + rb"),([1-9]\d{0,2}),(([0-9A-F]{24})\|(" + DEC + rb")\|(" + DEC + rb")\|("
-    + DEC + rb")\|(" + INT + rb")\|(" + INT + rb")\|(" + INT + rb")\|(" + INT + rb")"
-    rb"(?:\|2\|([0-9A-F]{8})\|(0|[1-9]\d{0,9})\|([0-9A-F]{4}))?),(" + SINT + rb"),(" + SINT + rb")\r\n"
+    rb"\+RCV=("
+    + INT
+    + rb"),([1-9]\d{0,2}),(([0-9A-F]{24})\|("
+    + DEC
+    + rb")\|("
+    + DEC
+    + rb")\|("
+    + DEC
+    + rb")\|("
+    + INT
+    + rb")\|("
+    + INT
+    + rb")\|("
+    + INT
+    + rb")\|("
+    + INT
+    + rb")"
+    rb"(?:\|2\|([0-9A-F]{8})\|(0|[1-9]\d{0,9})\|([0-9A-F]{4}))?),("
+    + SINT
+    + rb"),("
+    + SINT
+    + rb")\r\n"
 )
 LIMITS = VECTORS["limits"]
 
@@ -35,6 +54,8 @@ def crc_ccitt_false(data: bytes) -> int:
             top = (crc >> 15) ^ ((byte >> bit) & 1)
             crc = ((crc << 1) & 0xFFFF) ^ (0x1021 if top else 0)
     return crc
+
+
 QUIET = logging.getLogger("tests.fuzz.quiet")
 QUIET.setLevel(logging.CRITICAL)  # 100k rejections; their log text is tested in test_vectors
 
@@ -171,9 +192,17 @@ def structured_line(draw):
     fields = [draw(uid), draw(number), draw(number), draw(number)] + [draw(count) for _ in range(4)]
     if draw(st.booleans()):
         boot = draw(st.one_of(st.from_regex(r"\A[0-9A-F]{8}\Z"), st.sampled_from(["", "1a2b3c4d"])))
-        signed = "|".join([*fields, draw(st.sampled_from(["2", "2", "3", "02"])), boot, draw(count)])
+        signed = "|".join(
+            [*fields, draw(st.sampled_from(["2", "2", "3", "02"])), boot, draw(count)]
+        )
         crc = crc_ccitt_false(signed.encode("utf-8", "replace"))
-        crc = draw(st.one_of(st.just(f"{crc:04X}"), st.just(f"{crc:04x}"), st.integers(0, 65535).map("{:04X}".format)))
+        crc = draw(
+            st.one_of(
+                st.just(f"{crc:04X}"),
+                st.just(f"{crc:04x}"),
+                st.integers(0, 65535).map("{:04X}".format),
+            )
+        )
         fields = signed.split("|") + [crc]
     elif draw(st.booleans()):
         fields = fields[: draw(st.integers(0, 8))] + draw(st.lists(count, max_size=2))

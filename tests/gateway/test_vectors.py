@@ -7,8 +7,7 @@ import pytest
 
 from gateway.intake import Intake
 from gateway.message import build_message
-from gateway.parser import Received, Rejected, parse_line
-from gateway.parser import Limits
+from gateway.parser import Limits, Received, Rejected, parse_line
 from gateway.payload import Reading, crc16, format_data, format_float, send_command, signed_text
 from tests.gateway.vectors import PAYLOADS, VECTORS, line_of, reading_of
 
