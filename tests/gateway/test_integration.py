@@ -133,7 +133,11 @@ def test_outage_and_sigkill_lose_nothing(broker, tmp_path):
     for copies in by_seq.values():
         assert len(set(copies)) == 1  # a re-send repeats the same bytes, hence the same msg_id
         message = json.loads(copies[0])
-        assert message["schema_version"] == 2 and len(message["msg_id"]) == 32
+        # The emulated node sends payload format 2: the message id is the reading's identity.
+        assert message["schema_version"] == 3
+        assert message["msg_id"] == f"{message['data']['device_id']}-{message['boot_id']}-" + str(
+            seq_of_message(copies[0])
+        )
     ids = [json.loads(c[0])["msg_id"] for c in by_seq.values()]
     assert len(set(ids)) == len(ids)
     # The messages say what the emulated node sent, value for value.
