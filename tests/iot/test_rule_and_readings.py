@@ -7,6 +7,9 @@ from hypothesis import strategies as st
 
 from lakehouse.iot.readings import Quarantined, to_reading
 from lakehouse.iot.rule import flatten, msg_received
+from tests.support.paths import REPO_ROOT
+
+VECTORS_LIMITS = json.loads((REPO_ROOT / "firmware/test_vectors.json").read_text())["limits"]
 
 # The golden wire message (iot reference §3.4), colours as the floats the gateway sends.
 GOLDEN = json.loads(
@@ -186,3 +189,17 @@ def test_any_record_is_typed_or_quarantined_never_an_exception(changes):
     else:
         assert set(result) >= {"message_id", "temperature_f", "pressure_inhg", "ts"}
         assert 0 <= result["red"] <= 255 and -44 <= result["temperature_c"] <= 116
+
+
+def test_the_marts_range_tests_are_the_calibrated_range():
+    """dbt's range tests (°F) say what the shared vectors say (°C), converted."""
+    text = (REPO_ROOT / "dbt_project/models/iot/marts/_iot__marts.yml").read_text()
+    low, high = (round(c * 1.8 + 32, 2) for c in VECTORS_LIMITS["temperature"])
+    assert (low, high) == (-47.2, 240.8)
+    assert f"temp between {low} and 999.99" in text
+    assert f"avg_temp between {low} and {high}" in text
+    assert f"min_temperature_f >= {low} and max_temperature_f <= {high}" in text
+    h_low, h_high = VECTORS_LIMITS["humidity"]
+    p_low, p_high = VECTORS_LIMITS["pressure"]
+    assert f"min_humidity >= {h_low:g} and max_humidity <= {h_high:g}" in text
+    assert f"min_pressure_kpa >= {p_low:g} and max_pressure_kpa <= {p_high:g}" in text
