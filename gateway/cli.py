@@ -155,7 +155,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         choices=(1, 2),
         default=number(p, "GATEWAY_SCHEMA_VERSION", 1),
-        help="GATEWAY_SCHEMA_VERSION: 2 adds msg_id, rssi, snr",
+        help="GATEWAY_SCHEMA_VERSION: 2 adds msg_id, rssi, snr (to readings of format-1 nodes; "
+        "format-2 readings are always v3)",
     )
     gw.add_argument(
         "--stats-interval",
