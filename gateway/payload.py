@@ -27,8 +27,12 @@ SHARED_VECTORS = Path(__file__).resolve().parents[1] / "firmware" / "test_vector
 
 
 def _shared_limits() -> dict:
-    """The node's documented ranges, written once in the firmware's shared vectors."""
-    return json.loads(SHARED_VECTORS.read_text())["limits"]
+    """The node's documented ranges, written once in the firmware's shared vectors (the
+    gateway runs from a checkout of the repository, which has them)."""
+    try:
+        return json.loads(SHARED_VECTORS.read_text())["limits"]
+    except (OSError, ValueError, KeyError) as e:
+        raise RuntimeError(f"cannot read the node's limits from {SHARED_VECTORS}: {e!r}") from None
 
 
 LIMITS = _shared_limits()
