@@ -34,6 +34,12 @@ LOG_WINDOW_S = 60.0  # ... then only counted, and summed up once the window is o
 LOG_RAW_CHARS = 160  # of a rejected line's escaped bytes
 
 
+def _cut(text: str) -> str:
+    if len(text) <= LOG_RAW_CHARS:
+        return text
+    return f"{text[:LOG_RAW_CHARS]}... ({len(text)} chars)"
+
+
 class RejectLog:
     """Rejected lines, logged without flooding: the first LOG_BURST of each window one by one
     (their raw bytes cut to LOG_RAW_CHARS), the rest as one summary line with their count."""
@@ -48,15 +54,13 @@ class RejectLog:
         self.roll()
         if self.logged < LOG_BURST:
             self.logged += 1
-            if len(escaped) > LOG_RAW_CHARS:
-                escaped = escaped[:LOG_RAW_CHARS] + f"... ({len(escaped)} chars)"
-            self.log.log(level, "%s: %s: %s", what, reason, escaped)
+            self.log.log(level, "%s: %s: %s", what, _cut(reason), _cut(escaped))
         else:
             self.suppressed[what] += 1
 
-    def roll(self, force: bool = False) -> None:
+    def roll(self) -> None:
         """Starts a new window when the current one is over, summing up what it did not log."""
-        if not force and self.clock() - self.window_start < LOG_WINDOW_S:
+        if self.clock() - self.window_start < LOG_WINDOW_S:
             return
         if self.suppressed:
             counts = ", ".join(f"{n} {what}(s)" for what, n in sorted(self.suppressed.items()))
