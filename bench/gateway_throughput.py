@@ -6,12 +6,14 @@
 A local mosquitto with mTLS (as the tests start it) stands in for AWS IoT Core. For each run a
 fresh `lora-gateway` process (default settings: schema v1, QoS 1, spool with synchronous=FULL)
 reads a pseudo-terminal whose far end is this script: it answers the RYLR896 start-up commands,
-waits until the gateway is connected to the broker, then writes +RCV lines of 80 bytes (each a
-distinct reading) and notes when it wrote each. A QoS 1 subscriber notes when each message
-arrives, so latencies include the broker's hop to a subscriber (an upper bound of
-serial line -> broker). Gateway CPU is its user+system time from /proc over the run.
+waits until the gateway is connected to the broker, then writes +RCV lines of about 100 bytes
+(payload format 2 with its CRC, as the current firmware sends; --payload-version 1 for the
+original's 80 bytes), each a distinct reading, and notes when it wrote each. A QoS 1
+subscriber notes when each message arrives, so latencies include the broker's hop to a
+subscriber (an upper bound of serial line -> broker). Gateway CPU is its user+system time
+from /proc over the run.
 
-  serial   what a 115200-baud 8N1 link carries at most (11,520 B/s / 80 B = 144 lines/s):
+  serial   what a 115200-baud 8N1 link carries at most (11,520 B/s / 100 B = 115 lines/s):
            gateway CPU as % of one core, and per 1k messages. Target < 10 %.
   burst    --burst lines written as fast as the pty takes them (faster than any serial link):
            lines/s from the first line written to the last message delivered. Target >= 2,000.
@@ -58,9 +60,11 @@ SERIAL_BYTES_PER_S = 115_200 / 10  # 8N1: 10 bits on the wire per byte
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def lines(count: int) -> list[bytes]:
-    """count distinct +RCV lines of a node (the colours encode the sequence number)."""
-    node = Node("0447383033363932003C0034", random.Random(1))
+def lines(count: int, payload_version: int = 2) -> list[bytes]:
+    """count distinct +RCV lines of a node (the colours encode the sequence number); format 2
+    carries boot id, counter and CRC-16, as the current firmware sends."""
+    boot_id = 0x1A2B3C4D if payload_version == 2 else None
+    node = Node("0447383033363932003C0034", random.Random(1), boot_id)
     out = []
     for seq in range(count):
         data = format_data(node.reading(seq))
@@ -142,10 +146,12 @@ def wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.01)
 
 
-def run(broker: Mosquitto, name: str, count: int, rate: float | None) -> dict:
+def run(
+    broker: Mosquitto, name: str, count: int, rate: float | None, payload_version: int = 2
+) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-gateway-{name}-") as tmp:
         tmp = Path(tmp)
-        batch = lines(count)
+        batch = lines(count, payload_version)
         radio = Radio(tmp / "ttyLORA")
         subscriber = Subscriber(broker, f"bench-subscriber-{name}")
         cert, key = broker.client_cert(f"bench-gateway-{name}")
@@ -205,8 +211,10 @@ def main() -> None:
     p.add_argument("--serial-seconds", type=float, default=20)
     p.add_argument("--burst", type=int, default=20_000, help="lines in the burst run")
     p.add_argument("--latency-seconds", type=float, default=60)
+    p.add_argument("--payload-version", type=int, choices=(1, 2), default=2,
+                   help="the node's payload format (1: the original's 80-byte lines)")  # fmt: skip
     args = p.parse_args()
-    sample = lines(1000)
+    sample = lines(1000, args.payload_version)
     line_bytes = sum(map(len, sample)) / len(sample)
     serial_rate = round(SERIAL_BYTES_PER_S / line_bytes, 1)
     print(f"lines of {line_bytes:.1f} bytes on average: a 115200-baud link carries {serial_rate}/s")
@@ -218,7 +226,7 @@ def main() -> None:
     results = []
     with mosquitto_broker() as broker:
         for name, count, rate in plan:
-            r = run(broker, name, count, rate)
+            r = run(broker, name, count, rate, args.payload_version)
             results.append(r)
             print(
                 f"{name:>8}: {count:>6,} lines, {r['lines_per_s']:>8,.1f} lines/s, "
@@ -234,6 +242,7 @@ def main() -> None:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "line_bytes": round(line_bytes, 1),
+        "payload_version": args.payload_version,
         "runs": results,
     }
     out.write_text(json.dumps(summary, indent=1) + "\n")

@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({t['records_per_full_object']} per object; the publisher managed "
               f"{t['publish_rate_per_s']}/s)")  # fmt: skip
     out = REPO / "bench/results/telemetry_latency.json"
+    out.parent.mkdir(parents=True, exist_ok=True)  # absent on a fresh clone
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"results: {out.relative_to(REPO)}")
     return 0

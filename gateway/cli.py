@@ -43,6 +43,7 @@ GATEWAY_ID = re.compile(r"[0-9a-f]{16}")
 SERIAL_TIMEOUT_S = 0.2  # pyserial's own read timeout (reads normally find their bytes waiting)
 SERIAL_WAIT_S = 0.2  # the loop looks up from the radio at least this often
 BACKLOG_POLL_S = 0.005  # ... and this often while a backlog waits for acknowledgements
+RADIO_RETRY_MAX_S = 30.0  # longest wait between attempts to open and configure the radio
 
 
 def env(name: str, default=None):
@@ -154,7 +155,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         choices=(1, 2),
         default=number(p, "GATEWAY_SCHEMA_VERSION", 1),
-        help="GATEWAY_SCHEMA_VERSION: 2 adds msg_id, rssi, snr",
+        help="GATEWAY_SCHEMA_VERSION: 2 adds msg_id, rssi, snr (to readings of format-1 nodes; "
+        "format-2 readings are always v3)",
     )
     gw.add_argument(
         "--stats-interval",
@@ -236,6 +238,7 @@ class Gateway:
         self.settings = RadioSettings(cpin, args.baud, args.address, args.network_id)
         self.intake = Intake(gateway_id, args.schema_version, Limits(senders=args.sender_set))
         self.stop = False
+        self.next_stats = 0.0
         self.spool: Spool | None = None
         self.publisher: Publisher | None = None
 
@@ -265,6 +268,7 @@ class Gateway:
         self.spool.add(accepted)
 
     def log_stats(self) -> None:
+        self.intake.reject_log.roll()  # the summary of rejected lines not logged one by one
         c = self.intake.counts
         text = (
             f"lines={c['lines']} accepted={c['accepted']} rejected={c['rejected']} "
@@ -288,25 +292,45 @@ class Gateway:
         """Sleeps, publishing meanwhile."""
         deadline = time.monotonic() + seconds
         while not self.stop and (left := deadline - time.monotonic()) > 0:
-            if self.publisher is not None:
-                self.publisher.pump()
+            self.tick()
             time.sleep(min(left, self.poll_interval()))
 
     def reopen(self, error: Exception):
         """After the serial port failed: reopens and reconfigures it, with backoff."""
+        log.error("serial port %s failed: %s; reopening", self.args.port, error)
+        return self.radio_with_backoff()
+
+    def radio_with_backoff(self):
+        """Opens and configures the radio, retrying with backoff for as long as it takes; the
+        spool keeps being published meanwhile. (None, None, []) once asked to stop."""
         delay = 1.0
-        log.error("serial port %s failed: %s; reopening in %g s", self.args.port, error, delay)
         while not self.stop:
-            self.wait(delay)
             try:
                 return self.start_radio()
-            except (StartupError, OSError) as again:
-                delay = min(delay * 2, 30.0)
-                log.error("%s; retrying in %g s", again, delay)
+            except (StartupError, OSError) as e:
+                depth = self.spool.depth() if self.spool is not None else 0
+                log.error(
+                    "radio not ready: %s; the gateway stays up (%d message(s) in the spool keep "
+                    "being published) and retries in %g s",
+                    e,
+                    depth,
+                    delay,
+                )
+                self.wait(delay)
+                delay = min(delay * 2, RADIO_RETRY_MAX_S)
         return None, None, []
 
+    def tick(self) -> None:
+        """Publishes what fits and logs the counters when due."""
+        if self.publisher is not None:
+            self.publisher.pump()
+        if time.monotonic() >= self.next_stats:
+            self.log_stats()
+            self.next_stats = time.monotonic() + self.args.stats_interval
+
     def run(self) -> int:
-        port, reader, held = self.start_radio()
+        # The spool and the publisher come first: a backlog from before drains even while the
+        # radio is missing or does not answer (it is retried with backoff meanwhile).
         if not self.args.dry_run:
             self.spool = Spool(self.args.spool, self.args.spool_max, self.args.spool_full)
             log.info(
@@ -325,10 +349,17 @@ class Gateway:
                 reconnect_max_secs=a.reconnect_max,
             )
             self.publisher = Publisher(settings, self.spool)
-        self.handle(held)
-        next_stats = time.monotonic() + self.args.stats_interval
+        port = None
+        self.next_stats = time.monotonic() + self.args.stats_interval
         try:
-            while not self.stop:
+            if self.args.dry_run:
+                # Nothing to drain: a radio that does not start is an error to show at once.
+                port, reader, held = self.start_radio()
+            else:
+                self.tick()  # the first connection attempt does not wait for the radio
+                port, reader, held = self.radio_with_backoff()
+            self.handle(held)
+            while not self.stop and port is not None:
                 try:
                     lines = reader.read(self.poll_interval())
                 except (serial.SerialException, OSError) as e:
@@ -337,11 +368,7 @@ class Gateway:
                     if port is None:
                         break
                 self.handle(lines)
-                if self.publisher is not None:
-                    self.publisher.pump()
-                if time.monotonic() >= next_stats:
-                    self.log_stats()
-                    next_stats = time.monotonic() + self.args.stats_interval
+                self.tick()
         finally:
             if port is not None:
                 port.close()

@@ -121,10 +121,11 @@ class Module:
 
 class Node:
     """A sensor node's readings; colour counts encode the sequence number, so every reading is
-    distinct (red + 4096 * green = seq mod 2**24)."""
+    distinct (red + 4096 * green = seq mod 2**24). With a boot id it numbers its readings as
+    payload format 2 does (the counter is the sequence number)."""
 
-    def __init__(self, uid: str, rng: random.Random):
-        self.uid, self.rng = uid, rng
+    def __init__(self, uid: str, rng: random.Random, boot_id: int | None = None):
+        self.uid, self.rng, self.boot_id = uid, rng, boot_id
 
     def reading(self, seq: int) -> Reading:
         r = self.rng
@@ -137,6 +138,8 @@ class Node:
             (seq // 4096) % 4096,
             r.randrange(0, 4098),
             r.randrange(0, 4098),
+            boot_id=self.boot_id,
+            counter=None if self.boot_id is None else seq,
         )
 
 
@@ -151,7 +154,10 @@ class Emulator:
         self.rng = random.Random(args.seed)
         self.module = Module(args.uid, os.environ.get("RYLR896_MODULE_CPIN", ""))
         self.module.values["IPR"] = str(args.ipr)
-        self.node = Node(args.node_uid, random.Random(args.seed + 1))
+        boot_id = None
+        if args.payload_version == 2:
+            boot_id = int(args.boot_id, 16) if args.boot_id else self.rng.getrandbits(32)
+        self.node = Node(args.node_uid, random.Random(args.seed + 1), boot_id)
         self.node_cpin = os.environ.get("RYLR896_NODE_CPIN", "")
         self.master = -1
         self.slave_name = ""
@@ -363,6 +369,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--destination", type=int, default=116, help="where the node sends")
     p.add_argument("--node-network-id", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--payload-version",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="the node's payload format: 2 adds boot id, counter and CRC-16; 1 is the original",
+    )
+    p.add_argument("--boot-id", help="format 2: the node's boot id, 8 hex digits (default: seeded)")
     p.add_argument("--emitted-log", help="append one JSON line per packet to this file")
     args = p.parse_args(argv)
     if args.disconnect_every and not args.link:
@@ -370,6 +384,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in ("loss", "corrupt"):
         if not 0 <= getattr(args, name) <= 1:
             p.error(f"--{name} must be a probability between 0 and 1")
+    if args.boot_id is not None and not re.fullmatch(r"[0-9A-Fa-f]{1,8}", args.boot_id):
+        p.error(f"--boot-id {args.boot_id!r} is not up to 8 hex digits")
     if args.link:
         Path(args.link).parent.mkdir(parents=True, exist_ok=True)
     return args

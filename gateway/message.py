@@ -7,6 +7,11 @@ spaces, ASCII only, floats in shortest round-trip form, colour counts as floats 
 v2 adds top-level keys and nothing else, so v1 readers (the IoT rule selects data.* and ts)
 are unaffected: "schema_version": 2, "msg_id" (the same on every re-send of one reading, for
 deduplication), "rssi" and "snr" (as the receiving module measured them).
+
+v3 is the message of a format-2 reading (a node that numbers its readings): v2's keys, with
+msg_id = "<device>-<boot id>-<counter>" (the same from every gateway that heard the packet),
+plus "boot_id" (8 hex), "seq" (the counter) and "crc" (the node's CRC-16, 4 hex), so the
+lakehouse can deduplicate across gateways and check the reading end to end.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ from __future__ import annotations
 import json
 import math
 
-from gateway.payload import Reading
+from gateway.payload import Reading, crc16, signed_text
 
-SCHEMA_VERSIONS = (1, 2)
+SCHEMA_VERSIONS = (1, 2, 3)
 
 
 def build_message(
@@ -28,7 +33,8 @@ def build_message(
     rssi: int | None = None,
     snr: int | None = None,
 ) -> bytes:
-    """The message for one reading; with msg_id (and optionally rssi/snr) it is v2.
+    """The message for one reading: v3 for a format-2 reading (msg_id is its identity then),
+    else v2 with msg_id (and optionally rssi/snr), else v1.
 
     ts is the gateway's wall clock when the serial line was read (epoch seconds).
     """
@@ -51,7 +57,17 @@ def build_message(
         },
         "ts": float(ts),
     }
-    if msg_id is not None:
+    if reading.boot_id is not None:
+        crc = reading.crc if reading.crc is not None else crc16(signed_text(reading).encode())
+        message.update(
+            schema_version=3,
+            msg_id=reading.key,
+            boot_id=f"{reading.boot_id:08X}",
+            seq=int(reading.counter),
+            crc=f"{crc:04X}",
+        )
+        message.update({k: int(v) for k, v in (("rssi", rssi), ("snr", snr)) if v is not None})
+    elif msg_id is not None:
         message["schema_version"] = 2
         message["msg_id"] = msg_id
         if rssi is not None:

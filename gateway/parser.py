@@ -10,16 +10,20 @@ import math
 import re
 from dataclasses import dataclass
 
-from gateway.payload import MAX_DATA, Reading
+from gateway.payload import LIMITS, MAX_DATA, PAYLOAD_VERSION, Reading, crc16
 
 PREFIX = "+RCV="
 UID = re.compile(r"[0-9A-F]{24}")
-DECIMAL_2DP = re.compile(r"-?[0-9]{1,4}\.[0-9]{2}")
-COUNT = re.compile(r"[0-9]{1,5}")
-ADDRESS = re.compile(r"[0-9]{1,5}")
-LENGTH = re.compile(r"[0-9]{1,3}")
-SIGNED = re.compile(r"-?[0-9]{1,4}")
-COLOR_FULL_SCALE = 4097  # the APDS9960's observed maximum; above it a count is flagged
+# No leading zeros anywhere: neither the firmware's printf nor the module writes them.
+DECIMAL_2DP = re.compile(r"-?(0|[1-9][0-9]{0,3})\.[0-9]{2}")
+COUNT = re.compile(r"0|[1-9][0-9]{0,4}")
+ADDRESS = re.compile(r"0|[1-9][0-9]{0,4}")
+LENGTH = re.compile(r"[1-9][0-9]{0,2}")
+SIGNED = re.compile(r"0|-?[1-9][0-9]{0,3}")
+BOOT_ID = re.compile(r"[0-9A-F]{8}")
+COUNTER = re.compile(r"0|[1-9][0-9]{0,9}")
+CRC = re.compile(r"[0-9A-F]{4}")
+COLOR_FULL_SCALE = LIMITS["color_full_scale"]  # the APDS9960's observed maximum; flagged above
 KEY_TEXT = re.compile(rb"(CPIN=)[^\r\n,]*")
 
 
@@ -30,12 +34,13 @@ def redact(raw: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Limits:
-    """Physical ranges of the node's sensors (HTS221, LPS22HB, APDS9960); configurable."""
+    """What the node can send (the firmware's documented ranges, from the shared vectors: the
+    HTS221's -40..120 °C with the -4 °C calibration is -44..116); configurable."""
 
-    temperature: tuple[float, float] = (-40.0, 120.0)
-    humidity: tuple[float, float] = (0.0, 100.0)
-    pressure: tuple[float, float] = (26.0, 126.0)
-    color: tuple[int, int] = (0, 65535)
+    temperature: tuple[float, float] = tuple(LIMITS["temperature"])
+    humidity: tuple[float, float] = tuple(LIMITS["humidity"])
+    pressure: tuple[float, float] = tuple(LIMITS["pressure"])
+    color: tuple[int, int] = tuple(LIMITS["color"])
     senders: frozenset[int] = frozenset({116})
 
 
@@ -114,9 +119,12 @@ def parse_line(raw: bytes, limits: Limits = Limits()) -> Received | Rejected:
         rssi = _int(rssi_text, SIGNED, "rssi", -200, 0)
         snr = _int(snr_text, SIGNED, "snr", -128, 127)
         fields = data.split("|")
-        if len(fields) != 8:
-            raise _Bad(f"data has {len(fields)} '|' fields, expected 8")
-        uid, t, h, p, *colors = fields
+        identity = None
+        if len(fields) == 12:
+            identity = _identity(data, fields[8:])
+        elif len(fields) != 8:
+            raise _Bad(f"data has {len(fields)} '|' fields, expected 8 (format 1) or 12 (format 2)")
+        uid, t, h, p, *colors = fields[:8]
         if not UID.fullmatch(uid):
             raise _Bad(f"device_id {uid!r} is not 24 upper-case hex digits")
         temperature = _decimal(t, "temperature", limits.temperature)
@@ -131,5 +139,23 @@ def parse_line(raw: bytes, limits: Limits = Limits()) -> Received | Rejected:
         for n, c in zip(names, counts, strict=True)
         if c > COLOR_FULL_SCALE
     )
-    reading = Reading(uid, temperature, humidity, pressure, *counts)
+    reading = Reading(uid, temperature, humidity, pressure, *counts, *(identity or ()))
     return Received(sender, reading, rssi, snr, flags)
+
+
+def _identity(data: str, tail: list[str]) -> tuple[int, int, int]:
+    """Format 2's |version|boot id|counter|crc: checked first, so a corrupted packet is
+    reported as such rather than as whichever field the corruption happened to hit."""
+    version, boot, counter, crc = tail
+    if not CRC.fullmatch(crc):
+        raise _Bad(f"crc {crc!r} is not 4 upper-case hex digits")
+    computed = crc16(data[: -len(crc) - 1].encode("ascii"))
+    if computed != int(crc, 16):
+        raise _Bad(f"checksum {crc} does not match the data's {computed:04X} (corrupted packet)")
+    if version != str(PAYLOAD_VERSION):
+        raise _Bad(f"payload version {version!r} is not {PAYLOAD_VERSION}")
+    if not BOOT_ID.fullmatch(boot):
+        raise _Bad(f"boot id {boot!r} is not 8 upper-case hex digits")
+    if not COUNTER.fullmatch(counter) or int(counter) > 0xFFFFFFFF:
+        raise _Bad(f"counter {counter!r} is not a 32-bit decimal")
+    return int(boot, 16), int(counter), int(crc, 16)

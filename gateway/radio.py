@@ -30,6 +30,7 @@ BUSY_GAP_S = 0.05  # lines closer than this are a burst ...
 BATCH_WINDOW_S = 0.02  # ... taken in batches of what arrives within this
 BATCH_BYTES = 512  # a read at least this big needs no waiting for more
 MAX_LINE = 512  # +RCV lines are at most ~270 bytes; anything longer is noise
+RESYNC = b"+RCV="  # where a received packet's line starts
 
 
 class ConfigError(Exception):
@@ -71,8 +72,8 @@ class LineReader:
     CPU); at a node's usual pace nothing waits.
 
     A line left incomplete when the port has been quiet for line_timeout, or longer than
-    MAX_LINE, is handed on as it is, so the parser rejects it (no CRLF) instead of it being
-    glued to the next line.
+    MAX_LINE, or cut short by the `+RCV=` of the next packet, is handed on as it is, so the
+    parser rejects it (no CRLF) instead of it being glued to the next line.
     """
 
     def __init__(
@@ -131,6 +132,14 @@ class LineReader:
         lines = []
         while True:
             end = self.buffer.find(b"\n")
+            # A packet that starts before the current line ended means that line lost its
+            # terminator (a dropped LF, a bare CR): it is handed on alone, and rejected, rather
+            # than swallowing the packet.
+            resync = self.buffer.find(RESYNC, 1, end if 0 <= end < MAX_LINE else MAX_LINE)
+            if resync > 0:
+                lines.append((self.buffer[:resync], now))
+                self.buffer = self.buffer[resync:]
+                continue
             if end < 0 or end >= MAX_LINE:
                 break
             lines.append((self.buffer[: end + 1], now))

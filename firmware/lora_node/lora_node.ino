@@ -1,6 +1,8 @@
 // LoRa sensor node: Arduino Nano 33 BLE Sense (nRF52840, Arduino mbed core) with a REYAX RYLR896
 // on Serial1. Every period (5 s by default) it reads temperature (calibrated), humidity,
-// pressure and colour/ambient light and sends them as uid|t|h|p|r|g|b|a with AT+SEND.
+// pressure and colour/ambient light and sends them with AT+SEND as payload format 2,
+// uid|t|h|p|r|g|b|a|2|<boot id>|<counter>|<crc>: a random id drawn at each boot, a counter
+// within the boot and a CRC-16, so the lakehouse can tell one reading from its copies.
 //
 // The formatting, the AT sequence and the checks live in src/lora (portable, host-tested);
 // this file only wires them to the board. Copy secrets.example.h to secrets.h and set the
@@ -32,9 +34,13 @@ class ModulePort : public lora::Port {
   int read_line(char* buf, size_t capacity, uint32_t timeout_ms) override {
     size_t n = 0;
     const uint32_t start = millis();
-    while (millis() - start < timeout_ms) {
+    for (;;) {
       int c = Serial1.read();
-      if (c < 0) continue;
+      if (c < 0) {
+        // With timeout 0 this takes only what is already waiting (the modem's drain).
+        if (millis() - start >= timeout_ms) break;
+        continue;
+      }
       if (c == '\n') {
         if (n > 0 && buf[n - 1] == '\r') --n;
         buf[n] = '\0';
@@ -49,6 +55,22 @@ class ModulePort : public lora::Port {
 ModulePort port;
 lora::Modem modem(port, config);
 lora::Schedule* schedule = nullptr;
+lora::Identity identity{0, 0};
+
+// A boot id from the nRF52840's hardware random number generator (thermal noise).
+uint32_t random_boot_id() {
+  uint32_t id = 0;
+  NRF_RNG->CONFIG = RNG_CONFIG_DERCEN_Enabled << RNG_CONFIG_DERCEN_Pos;
+  NRF_RNG->TASKS_START = 1;
+  for (int i = 0; i < 4; ++i) {
+    NRF_RNG->EVENTS_VALRDY = 0;
+    while (NRF_RNG->EVENTS_VALRDY == 0) {
+    }
+    id = (id << 8) | (NRF_RNG->VALUE & 0xFF);
+  }
+  NRF_RNG->TASKS_STOP = 1;
+  return id;
+}
 
 void watchdog_start() {
   NRF_WDT->CONFIG = WDT_CONFIG_SLEEP_Run << WDT_CONFIG_SLEEP_Pos;
@@ -92,6 +114,7 @@ void setup() {
   watchdog_start();
 
   snprintf(config.cpin, sizeof config.cpin, "%s", LORA_CPIN);
+  identity.boot_id = random_boot_id();
   lora::Status status;
   while ((status = modem.boot(uid)) != lora::Status::ok) {
     // The key is never printed; only the step and the module's error number.
@@ -142,12 +165,14 @@ void loop() {
 
   char data[lora::kMaxData + 1];
   size_t length = 0;
-  lora::Status status = lora::build_data(uid, readings, data, sizeof data, &length);
+  lora::Status status = lora::build_data_v2(uid, readings, identity, data, sizeof data, &length);
   if (status != lora::Status::ok) {  // X-F6: a non-finite reading is not sent
     Serial.print("Reading skipped: ");
     Serial.println(lora::status_name(status));
     return;
   }
+  // The counter moves on per reading, sent or not, so a gap downstream is a lost packet.
+  ++identity.counter;
   status = modem.send(data, length);
   Serial.print("Payload: ");
   Serial.println(data);

@@ -41,12 +41,17 @@ int main() {
   char uid[lora::kUidLength + 1];
   if (modem.boot(uid) != lora::Status::ok) return 1;
   lora::Schedule schedule(config.period_ms, ticks);
+  lora::Identity identity{static_cast<uint32_t>(ticks), 0};
   for (;;) {
     if (!schedule.due(ticks)) continue;
     lora::Readings r{lora::calibrate(27.6f, config.calibration), 45.73f, 98.65f, 281, 667, 650,
                      1057};
     char data[lora::kMaxData + 1];
     size_t n = 0;
-    if (lora::build_data(uid, r, data, sizeof data, &n) == lora::Status::ok) modem.send(data, n);
+    // Payload format 2, as the sketch sends it.
+    if (lora::build_data_v2(uid, r, identity, data, sizeof data, &n) == lora::Status::ok) {
+      modem.send(data, n);
+    }
+    ++identity.counter;
   }
 }

@@ -51,6 +51,14 @@ std::string show(const std::string& s) {
   return out;
 }
 std::string show(lora::Status s) { return lora::status_name(s); }
+const char* status_key(lora::Status s) {
+  switch (s) {
+    case lora::Status::ok: return "ok";
+    case lora::Status::timeout: return "timeout";
+    case lora::Status::module_error: return "module_error";
+    default: return lora::status_name(s);
+  }
+}
 std::string show(size_t n) { return std::to_string(n); }
 std::string show(int n) { return std::to_string(n); }
 std::string show(const std::vector<std::string>& v) {
@@ -64,12 +72,14 @@ class FakePort : public lora::Port {
  public:
   std::vector<std::string> written;
   std::deque<std::string> replies;  // without CRLF; "" = a timeout
+  std::deque<std::string> late;     // already waiting before the next command is written
 
   void write(const char* data, size_t length) override { written.emplace_back(data, length); }
-  int read_line(char* buf, size_t capacity, uint32_t) override {
-    if (replies.empty()) return -1;
-    std::string line = replies.front();
-    replies.pop_front();
+  int read_line(char* buf, size_t capacity, uint32_t timeout_ms) override {
+    std::deque<std::string>& from = !late.empty() ? late : replies;
+    if (from.empty() || (timeout_ms == 0 && late.empty())) return -1;
+    std::string line = from.front();
+    from.pop_front();
     if (line.empty()) return -1;
     if (line.size() + 1 > capacity) line.resize(capacity - 1);
     std::memcpy(buf, line.c_str(), line.size() + 1);
@@ -260,6 +270,71 @@ void test_boot(const json& vectors) {
   }
 }
 
+void test_crc16(const json& vectors) {
+  std::string text = vectors["crc16"]["text"].get<std::string>();
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "%04X", lora::crc16(text.c_str(), text.size()));
+  CHECK_EQ(std::string(hex), vectors["crc16"]["crc"].get<std::string>());
+}
+
+void test_payloads_v2(const json& vectors) {
+  for (const auto& v : vectors["payloads_v2"]) {
+    std::string uid = v["uid"].get<std::string>();
+    lora::Identity id{static_cast<uint32_t>(std::stoul(v["boot_id"].get<std::string>(), nullptr, 16)),
+                      v["counter"].get<uint32_t>()};
+    char data[lora::kMaxData + 1];
+    size_t n = 0;
+    CHECK_EQ(lora::build_data_v2(uid.c_str(), readings_of(v), id, data, sizeof data, &n),
+             lora::Status::ok);
+    CHECK_EQ(n, v["data_length"].get<size_t>());
+    std::string send = v["send"].get<std::string>();
+    CHECK_EQ("AT+SEND=116," + std::to_string(n) + "," + std::string(data, n) + "\r\n", send);
+    CHECK_EQ(std::string(data + n - 4, 4), v["crc"].get<std::string>());
+    // The CRC covers everything before its own '|'.
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "%04X", lora::crc16(data, n - 5));
+    CHECK_EQ(std::string(hex), v["crc"].get<std::string>());
+    CHECK_EQ(lora::build_data_v2(nullptr, readings_of(v), id, data, sizeof data, &n),
+             lora::Status::bad_uid);
+    CHECK_EQ(lora::build_data_v2(uid.c_str(), readings_of(v), id, data, 40, &n),
+             lora::Status::buffer_too_small);
+  }
+}
+
+void test_limits(const json& vectors) {
+  // What the gateway and the warehouse accept is what this node can send: the HTS221's range
+  // with the calibration added.
+  const json& l = vectors["limits"];
+  lora::Config config;
+  CHECK(lora::kHts221MinC == l["sensor_temperature"][0].get<float>());
+  CHECK(lora::kHts221MaxC == l["sensor_temperature"][1].get<float>());
+  CHECK(config.calibration == l["calibration"].get<float>());
+  CHECK(lora::calibrate(lora::kHts221MinC, config.calibration) == l["temperature"][0].get<float>());
+  CHECK(lora::calibrate(lora::kHts221MaxC, config.calibration) == l["temperature"][1].get<float>());
+}
+
+void test_send_sequences(const json& vectors) {
+  lora::Config config = config_of(vectors["boot"]);
+  for (const auto& sequence : vectors["send_sequences"]) {
+    std::fprintf(stderr, "send sequence: %s\n", sequence["name"].get<std::string>().c_str());
+    FakePort port;
+    lora::Modem modem(port, config);
+    for (const auto& step : sequence["sends"]) {
+      for (const auto& line : step.value("late", json::array())) port.late.push_back(line);
+      port.replies.clear();
+      for (const auto& line : step["replies"]) port.replies.push_back(line);
+      port.written.clear();
+      lora::Status s = modem.send("1|2", 3);
+      CHECK_EQ(std::string(status_key(s)), step["status"].get<std::string>());
+      CHECK_EQ(modem.last_error(), step["error"].get<int>());
+      CHECK_EQ(modem.attempts(), step["attempts"].get<int>());
+      // Every attempt writes the same command.
+      CHECK_EQ(port.written, std::vector<std::string>(static_cast<size_t>(modem.attempts()),
+                                                      "AT+SEND=116,3,1|2\r\n"));
+    }
+  }
+}
+
 void test_config(const json& vectors) {
   lora::Config config = config_of(vectors["boot"]);
   CHECK_EQ(lora::validate(config), lora::Status::ok);
@@ -322,6 +397,10 @@ int main(int argc, char** argv) {
   test_boot(vectors);
   test_config(vectors);
   test_schedule();
+  test_crc16(vectors);
+  test_payloads_v2(vectors);
+  test_limits(vectors);
+  test_send_sequences(vectors);
   std::printf("%d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

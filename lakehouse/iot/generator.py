@@ -4,7 +4,9 @@
 
 Each registered LoRa node (lakehouse/iot/seeds/lora_nodes.csv) sends a reading every --interval
 seconds; the readings are the gateway emulator's node model, the messages are built by the
-gateway's own message builder (schema v2, with a msg_id), flattened by the IoT rule and written
+gateway's own message builder (v3 by default: nodes with payload format 2, whose boot id is
+drawn from the node and the run's start, so runs over other times never collide; v2 with a
+msg_id, or v1, on request), flattened by the IoT rule and written
 through the landing writer with its clock set to each message's arrival, so the objects land in
 exactly the layout and hour folders the bridge or Firehose would produce. Same seed, same
 messages (the object names carry a random batch id, as Firehose's do).
@@ -45,15 +47,18 @@ def generate(
     devices: list[str] | None = None,
     prefix: str = "message",
     flush_seconds: float = 60.0,
-    schema_version: int = 2,
+    schema_version: int = 3,
 ) -> dict[str, int]:
     """Writes the readings of [end - minutes, end]; returns the number of messages per device."""
     if minutes <= 0 or interval <= 0:
         raise ValueError("--minutes and --interval must be positive")
     devices = devices or registered_devices()
     rng = random.Random(seed)
-    nodes = [Node(uid, random.Random(seed + 1 + i)) for i, uid in enumerate(devices)]
     start = end - minutes * 60
+    nodes = [
+        Node(uid, random.Random(seed + 1 + i), boot_id(uid, start) if schema_version == 3 else None)
+        for i, uid in enumerate(devices)
+    ]
     # Nodes are not synchronised: each starts at its own offset within the first interval.
     schedule = []
     for i in range(len(nodes)):
@@ -73,15 +78,22 @@ def generate(
         node = nodes[i]
         # Unique per node and reading time, so runs over other times never collide.
         msg_id = uuid.uuid5(MSG_IDS, f"{node.uid}/{ts!r}").hex if schema_version == 2 else None
+        extras = schema_version >= 2
         payload = build_message(node.reading(seq), GATEWAY_ID, ts, msg_id=msg_id,
-                                rssi=rng.randrange(-90, -40) if msg_id else None,
-                                snr=rng.randrange(5, 12) if msg_id else None)  # fmt: skip
+                                rssi=rng.randrange(-90, -40) if extras else None,
+                                snr=rng.randrange(5, 12) if extras else None)  # fmt: skip
         arrival[0] = min(ts + TRANSIT_S, end)
         when = dt.datetime.fromtimestamp(arrival[0], dt.UTC)
         writer.add(flatten(json.loads(payload), CLIENT_ID, when))
         counts[node.uid] += 1
     writer.flush()
     return counts
+
+
+def boot_id(uid: str, start: float) -> int:
+    """A node's boot id for a run starting at start: the same for the same run, and another
+    for a run over other times, whose counters start from 0 again."""
+    return uuid.uuid5(MSG_IDS, f"{uid}/boot/{start!r}").int & 0xFFFFFFFF
 
 
 def has_telemetry(lake: ObjectStore, prefix: str = "message") -> bool:
@@ -100,7 +112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--interval", type=float, default=5.0, help="seconds between a node's readings")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--flush-seconds", type=float, default=60.0, help="landing buffer age")
-    p.add_argument("--schema-version", type=int, choices=(1, 2), default=2)
+    p.add_argument("--schema-version", type=int, choices=(1, 2, 3), default=3,
+                   help="3: nodes numbering their readings (payload format 2)")  # fmt: skip
     p.add_argument("--if-empty", action="store_true",
                    help="do nothing when the landing prefix already holds telemetry")  # fmt: skip
     return p.parse_args(argv)

@@ -40,6 +40,7 @@ QUARANTINE_PREFIX = "sensor_messages_quarantine"
 MESSAGE_PREFIX = "sensor/message"
 DIMENSIONS_PREFIX = "sensor"
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
+DEDUP_WINDOW_S = 24 * 3600  # how far apart two copies of one reading may have been read
 RECORD_TEXT_BYTES = 60_000  # the quarantine's record column is VARCHAR(65535) (bytes)
 
 
@@ -143,7 +144,8 @@ def _reason_kind(reason: str) -> str:
     """A short label for metadata: the reason without its values."""
     for kind in ("duplicate message id", "missing fields", "not JSON", "not a JSON object",
                  "is not finite", "not a number", "is outside", "before 2000", "in the future",
-                 "is negative", "not a gzip", "device_id", "gateway_id", "msg_id"):  # fmt: skip
+                 "is negative", "not a gzip", "checksum", "boot_id", "seq", "crc",
+                 "device_id", "gateway_id", "msg_id"):  # fmt: skip
         if kind in reason:
             return kind
     return "other"
@@ -201,14 +203,20 @@ def load_sensor_messages(
     with transaction(warehouse) as session:
         ensure_tables(session, [SENSOR_MESSAGES, QUARANTINE])
         if typed:
-            # A re-delivered message has the same id and the same gateway read time, so only
-            # the partitions' rows within this one's ts range can hold it.
+            # A re-delivered message has the same id and the same gateway read time; the same
+            # packet heard by another gateway (or replayed over the air) has the same id and a
+            # read time close by. So only the other partitions' rows within DEDUP_WINDOW_S of
+            # this one's ts range can hold it, and the sort key (ts) keeps the lookup small.
             existing = dict(
                 session.query(
                     f"SELECT message_id, landed_hour FROM {SENSOR_MESSAGES.qualified} "  # noqa: S608
                     f"WHERE landed_hour <> {session.mark} AND ts BETWEEN {session.mark} AND "
                     f"{session.mark}",
-                    [hour, min(r["ts"] for r in typed), max(r["ts"] for r in typed)],
+                    [
+                        hour,
+                        min(r["ts"] for r in typed) - DEDUP_WINDOW_S,
+                        max(r["ts"] for r in typed) + DEDUP_WINDOW_S,
+                    ],
                 )
             )
             kept = []

@@ -3,6 +3,11 @@
 The unit conversions are the original pipeline's Lambda (Python `round`, D-20): °F from °C,
 inHg from kPa (3.3864 kPa per inHg), colour counts scaled to 0-255 with 4097 as full scale,
 clamped at 255 and flagged (the original did not clamp).
+
+A reading from a node with payload format 2 (message v3) carries its identity (boot id and
+counter) and the node's CRC-16: the CRC is checked again here over the fields as they arrived,
+so a reading changed anywhere between the node and the warehouse is quarantined with the
+reason, and the identity is its message id, the same from every gateway that heard it.
 """
 
 from __future__ import annotations
@@ -12,14 +17,20 @@ import math
 import re
 from dataclasses import dataclass
 
+from gateway.payload import LIMITS, Reading, crc16, node_key, signed_text
+
 DEVICE_ID = re.compile(r"[0-9A-F]{24}")
 GATEWAY_ID = re.compile(r"[0-9a-f]{16}")
 MSG_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 MIN_TS = dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp()
 FUTURE_SLACK_S = 300  # clocks of a Raspberry Pi without RTC may run a little ahead
-COLOR_FULL_SCALE = 4097
-# Physically possible values of the node's sensors (HTS221, LPS22HB).
-RANGES = {"temperature": (-40.0, 120.0), "humidity": (0.0, 100.0), "pressure": (26.0, 126.0)}
+BOOT_ID = re.compile(r"[0-9A-F]{8}")
+CRC = re.compile(r"[0-9A-F]{4}")
+COLOR_FULL_SCALE = LIMITS["color_full_scale"]
+# What the node can send (HTS221 with its calibration, LPS22HB): the firmware's documented
+# ranges, written once in firmware/test_vectors.json.
+RANGES = {k: tuple(LIMITS[k]) for k in ("temperature", "humidity", "pressure")}
+IDENTITY = ("boot_id", "seq", "crc")
 NUMERIC = ("temperature", "humidity", "pressure", "red", "green", "blue", "ambient", "ts")
 
 
@@ -34,10 +45,43 @@ def _color(count: float) -> tuple[int, bool]:
 
 
 def message_id(record: dict) -> str:
-    """The deduplication key (D-16): the v2 msg_id, else device and gateway read time."""
+    """The deduplication key: a format-2 reading's (device, boot id, counter), the same from
+    every gateway; else the v2 msg_id; else device and gateway read time (D-16)."""
+    if "boot_id" in record:
+        return node_key(record["device_id"], int(record["boot_id"], 16), int(record["seq"]))
     if "msg_id" in record:
         return record["msg_id"]
     return f"{record['device_id']}@{float(record['ts'])!r}"
+
+
+def _identity_problem(record: dict) -> str | None:
+    """Why a v3 record's identity or checksum is unusable, or None."""
+    missing = [k for k in IDENTITY if k not in record]
+    if missing:
+        return f"missing fields: {', '.join(missing)}"
+    boot, seq, crc = (record[k] for k in IDENTITY)
+    if not isinstance(boot, str) or not BOOT_ID.fullmatch(boot):
+        return f"boot_id {boot!r} is not 8 upper-case hex digits"
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**32:
+        return f"seq {seq!r} is not a 32-bit counter"
+    if not isinstance(crc, str) or not CRC.fullmatch(crc):
+        return f"crc {crc!r} is not 4 upper-case hex digits"
+    colors = [record[k] for k in ("red", "green", "blue", "ambient")]
+    if any(c != int(c) for c in colors):
+        return f"checksum not verifiable: colour counts {colors} are not whole numbers"
+    reading = Reading(
+        record["device_id"],
+        record["temperature"],
+        record["humidity"],
+        record["pressure"],
+        *(int(c) for c in colors),
+        boot_id=int(boot, 16),
+        counter=seq,
+    )
+    computed = crc16(signed_text(reading).encode())
+    if computed != int(crc, 16):
+        return f"checksum mismatch: crc {crc} but the fields give {computed:04X}"
+    return None
 
 
 def to_reading(record: dict, now: float) -> dict | Quarantined:
@@ -65,6 +109,10 @@ def to_reading(record: dict, now: float) -> dict | Quarantined:
         v = record.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
             return Quarantined(f"{k} is {type(v).__name__} {v!r}, not an integer")
+    if any(k in record for k in IDENTITY):
+        problem = _identity_problem(record)
+        if problem:
+            return Quarantined(problem)
     ts = float(record["ts"])
     if ts < MIN_TS:
         return Quarantined(f"ts {ts!r} is before 2000-01-01")

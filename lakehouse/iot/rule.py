@@ -4,7 +4,8 @@ SELECT data.device_id, data.gateway_id, data.temperature, data.humidity, data.pr
        data.color.red, data.color.green, data.color.blue, data.color.ambient, ts,
        clientid() AS device,
        parse_time("yyyy-MM-dd'T'HH:mm:ss.SSSZ", timestamp(), "UTC") AS msg_received,
-       schema_version, msg_id, rssi, snr                     -- v2 extras, absent in v1
+       schema_version, msg_id, rssi, snr,                    -- v2 extras, absent in v1
+       boot_id, seq, crc                                     -- v3 (node identity, checksum)
 
 as in infra/iot/iot.yaml. A payload that is not a JSON object cannot be flattened; the bridge
 lands it through `unparsed()` instead, so that it is quarantined with its reason, not lost.
@@ -17,6 +18,7 @@ import datetime as dt
 DATA_FIELDS = ("device_id", "gateway_id", "temperature", "humidity", "pressure")
 COLOR_FIELDS = ("red", "green", "blue", "ambient")
 V2_FIELDS = ("schema_version", "msg_id", "rssi", "snr")
+V3_FIELDS = ("boot_id", "seq", "crc")  # a numbered reading's identity and the node's CRC-16
 
 
 def msg_received(arrival: dt.datetime) -> str:
@@ -34,7 +36,7 @@ def flatten(message: dict, client_id: str, arrival: dt.datetime) -> dict:
     record.update({k: color[k] for k in COLOR_FIELDS if k in color})
     if "ts" in message:
         record["ts"] = message["ts"]
-    record.update({k: message[k] for k in V2_FIELDS if k in message})
+    record.update({k: message[k] for k in (*V2_FIELDS, *V3_FIELDS) if k in message})
     record["device"] = client_id
     record["msg_received"] = msg_received(arrival)
     return record

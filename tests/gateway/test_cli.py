@@ -64,6 +64,8 @@ def test_dry_run_prints_one_json_line_per_reading(tmp_path):
         "0.3",
         "--seed",
         "5",
+        "--payload-version",  # an old node: the original's v1 message, byte for byte
+        "1",
         "--emitted-log",
         str(emitted_log),
     )

@@ -3,6 +3,7 @@ SIGKILL of the gateway; and a client without a valid certificate is refused."""
 
 import json
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -14,7 +15,12 @@ import pytest
 from awscrt.exceptions import AwsCrtError
 from awsiot import mqtt_connection_builder
 
+from gateway.emulator import Node
+from gateway.intake import Intake
+from gateway.payload import format_data
+from gateway.spool import Spool
 from tests.gateway.harness import (
+    GATEWAY_ID,
     TEST_CPIN,
     ScriptedModule,
     Subscriber,
@@ -133,7 +139,11 @@ def test_outage_and_sigkill_lose_nothing(broker, tmp_path):
     for copies in by_seq.values():
         assert len(set(copies)) == 1  # a re-send repeats the same bytes, hence the same msg_id
         message = json.loads(copies[0])
-        assert message["schema_version"] == 2 and len(message["msg_id"]) == 32
+        # The emulated node sends payload format 2: the message id is the reading's identity.
+        assert message["schema_version"] == 3
+        assert message["msg_id"] == f"{message['data']['device_id']}-{message['boot_id']}-" + str(
+            seq_of_message(copies[0])
+        )
     ids = [json.loads(c[0])["msg_id"] for c in by_seq.values()]
     assert len(set(ids)) == len(ids)
     # The messages say what the emulated node sent, value for value.
@@ -224,3 +234,109 @@ def test_emulator_and_gateway_leave_no_processes(tmp_path):
     assert os.path.islink(link)
     stop(emulator)
     assert emulator.returncode == 0 and not os.path.lexists(link)
+
+
+def backlog(spool_path, n: int, boot_id: int = 0x5EED0001) -> set[str]:
+    """n readings of a format-2 node spooled as an earlier run left them; their msg_ids."""
+    intake = Intake(GATEWAY_ID)
+    node = Node("0447383033363932003C0034", random.Random(3), boot_id)
+    accepted = []
+    for seq in range(n):
+        data = format_data(node.reading(seq))
+        line = f"+RCV=116,{len(data)},{data},-61,56\r\n".encode()
+        accepted.append(intake.handle(line, 1598543131.0 + seq))
+    spool = Spool(spool_path)
+    spool.add(accepted)
+    spool.close()
+    return {a.msg_id for a in accepted}
+
+
+def test_a_backlog_drains_while_the_radio_is_absent(broker, tmp_path):
+    """The spool and the publisher start before the radio: with no radio on the port, the
+    backlog is published, the gateway stays up and says why; when the radio appears it is
+    configured and its readings follow."""
+    subscriber = Subscriber(broker, "test-subscriber-no-radio")
+    cert, key = broker.client_cert("gateway-no-radio")
+    spool = tmp_path / "spool.db"
+    waiting = backlog(spool, 300)
+    link, log = tmp_path / "ttyABSENT", tmp_path / "gateway.log"
+    command = gateway_command(
+        link, *mqtt_args(broker, cert, key, "gateway-no-radio"), "--spool", str(spool)
+    )
+    gateway = start_gateway(log, command)
+    emulator = None
+    try:
+        ids = lambda: {json.loads(p)["msg_id"] for _, p in subscriber.messages()}  # noqa: E731
+        wait_until(lambda: ids() >= waiting, 30, "the backlog published")
+        wait_until(lambda: spool_depth(spool) == 0, 20, "an empty spool")
+        assert gateway.poll() is None  # still up
+        text = log.read_text()
+        assert f"radio not ready: cannot open serial device {link}" in text
+        assert "the gateway stays up" in text
+        emulator, _ = start_emulator(tmp_path, "--rate", "20", name="ttyABSENT")
+        wait_until(lambda: "configured (" in log.read_text(), 60, "the radio configured")
+        wait_until(lambda: len(ids()) >= len(waiting) + 10, 30, "readings from the radio")
+    finally:
+        stop(gateway)
+        if emulator is not None:
+            stop(emulator)
+        subscriber.close()
+    assert gateway.returncode == 0
+
+
+def test_gateway_and_broker_killed_with_messages_in_flight_lose_nothing(broker, tmp_path):
+    """Readings the gateway has published but the broker has not acknowledged stay in the
+    spool: the broker is frozen (no PUBACK), the gateway SIGKILLed, then the broker SIGKILLed
+    too; after both restart every reading arrives. (A publisher that let go of a reading at
+    publish time, not at PUBACK, loses exactly these.)"""
+    subscriber = Subscriber(broker, "test-subscriber-in-flight")
+    cert, key = broker.client_cert("gateway-in-flight")
+    emitted_log = tmp_path / "emitted.jsonl"
+    emulator, link = start_emulator(
+        tmp_path, *"--rate 20 --seed 11 --emitted-log".split(), str(emitted_log)
+    )
+    spool, log = tmp_path / "spool.db", tmp_path / "gateway.log"
+    command = gateway_command(
+        link,
+        *mqtt_args(broker, cert, key, "gateway-in-flight"),
+        *("--spool", str(spool), "--reconnect-max", "2"),
+    )
+    gateway = start_gateway(log, command)
+    restarted = None
+    try:
+        wait_until(lambda: len(subscriber.messages()) >= 20, 30, "the first messages")
+        # Quiet the radio until everything so far is acknowledged and delivered, so that the
+        # broker holds nothing unsaved when it is killed.
+        emulator.send_signal(signal.SIGSTOP)
+        so_far = {e["seq"] for e in read_emitted(emitted_log) if e["valid"]}
+        wait_until(lambda: subscriber.seqs() >= so_far and spool_depth(spool) == 0, 20, "acks")
+        time.sleep(1.5)  # the broker's autosave (every second) has its sessions
+        broker.pause()
+        emulator.send_signal(signal.SIGCONT)
+        time.sleep(2)  # 40 readings read, spooled and published; none acknowledged
+        emulator.send_signal(signal.SIGSTOP)
+        time.sleep(0.5)
+        in_flight = {e["seq"] for e in read_emitted(emitted_log) if e["valid"]} - so_far
+        gateway.send_signal(signal.SIGKILL)
+        gateway.wait(10)
+        broker.kill()
+        assert len(in_flight) >= 10, "the test should leave readings in flight"
+        broker.start()
+        restarted = start_gateway(log, command)
+        emulator.send_signal(signal.SIGCONT)
+        time.sleep(1)
+        emulator.send_signal(signal.SIGSTOP)
+        valid = {e["seq"] for e in read_emitted(emitted_log) if e["valid"]}
+        try:
+            wait_until(lambda: subscriber.seqs() >= valid, 60, "every valid reading")
+        except TimeoutError:
+            missing = sorted(valid - subscriber.seqs())
+            pytest.fail(f"{len(missing)} readings never arrived, e.g. {missing[:10]}")
+    finally:
+        for proc in (restarted, gateway):
+            if proc is not None and proc.poll() is None:
+                stop(proc)
+        emulator.send_signal(signal.SIGCONT)
+        stop(emulator)
+        subscriber.close()
+    assert in_flight <= subscriber.seqs()

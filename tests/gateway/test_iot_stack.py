@@ -1,7 +1,7 @@
 """infra/iot/iot.yaml says what the gateway and the lakehouse assume: the policy lets the thing
 connect as itself and publish to its topic only, the rule flattens as lakehouse/iot/rule.py
-does, and Firehose lands objects where lakehouse/iot/landing.py reads them. (cfn-lint checks
-the template's syntax in tests/test_infra.py.)"""
+does, Firehose lands objects where lakehouse/iot/landing.py reads them, and stacks of N
+gateways deploy side by side. (cfn-lint checks the template in tests/test_infra.py.)"""
 
 import datetime as dt
 import re
@@ -73,7 +73,7 @@ def test_rule_selects_what_the_lakehouse_flattens():
         if m and m[2] in rule.COLOR_FIELDS:
             assert m[1] == f"data.color.{m[2]}"
     expected = [*rule.DATA_FIELDS, *rule.COLOR_FIELDS, "ts", "device", "msg_received"]
-    assert names == expected + list(rule.V2_FIELDS)
+    assert names == expected + list(rule.V2_FIELDS) + list(rule.V3_FIELDS)
     assert "clientid() AS device" in sql
     assert """parse_time("yyyy-MM-dd'T'HH:mm:ss.SSSZ", timestamp(), "UTC") AS msg_received""" in (
         " ".join(sql.split())
@@ -95,3 +95,75 @@ def test_firehose_lands_where_the_lakehouse_reads():
     key = f"{prefix}{landing.STREAM}-1-{arrival:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
     assert key.startswith(landing.hour_prefix("lake/message", arrival))
     assert landing.partition_of(key) == "2020-08-27-15:00"
+
+
+# The property that names each resource type's physical name: two stacks that create the same
+# name of the same type collide (CloudFormation refuses the second one).
+NAME_PROPERTY = {
+    "AWS::IoT::Thing": "ThingName",
+    "AWS::IoT::ThingType": "ThingTypeName",
+    "AWS::IoT::ThingGroup": "ThingGroupName",
+    "AWS::IoT::BillingGroup": "BillingGroupName",
+    "AWS::IoT::Policy": "PolicyName",
+    "AWS::IoT::TopicRule": "RuleName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",
+}
+
+
+def resolve(node, params: dict, conditions: dict[str, bool]):
+    """The value of a template expression for the given parameters (what CloudFormation
+    would compute for the functions this template uses to build names)."""
+    if isinstance(node, dict) and len(node) == 1:
+        (fn, arg), values = next(iter(node.items())), {**params, "AWS::Partition": "aws"}
+        if fn == "Ref":
+            return values.get(arg, f"<{arg}>")  # a resource's id is unique to its stack
+        if fn == "Sub":
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: values.get(m[1], f"<{m[1]}>"), arg)
+        if fn == "If":
+            cond, yes, no = arg
+            return resolve(yes if conditions[cond] else no, params, conditions)
+        if fn == "Equals":
+            return resolve(arg[0], params, conditions) == resolve(arg[1], params, conditions)
+    return node
+
+
+def created_names(params: dict) -> set[tuple[str, str]]:
+    """(type, physical name) of every named resource a stack with these parameters creates."""
+    params = {k: v.get("Default") for k, v in TEMPLATE["Parameters"].items()} | params
+    conditions = {k: resolve(v, params, {}) for k, v in TEMPLATE["Conditions"].items()}
+    names = set()
+    for resource in RESOURCES.values():
+        if "Condition" in resource and not conditions[resource["Condition"]]:
+            continue
+        prop = NAME_PROPERTY.get(resource["Type"])
+        if prop:
+            names.add((resource["Type"], resolve(resource["Properties"][prop], params, {})))
+    return names
+
+
+def test_gateways_deploy_side_by_side():
+    first = created_names({"GatewayId": "00000000f62051ce", "ThingName": "lora-iot-gateway-01"})
+    second = created_names(
+        {
+            "GatewayId": "00000000a1b2c3d4",
+            "ThingName": "lora-iot-gateway-02",
+            "SharedResources": "existing",
+        }
+    )
+    assert first & second == set()
+    assert ("AWS::IoT::Thing", "lora-iot-gateway-02") in second
+    assert ("AWS::Lambda::Function", "lora-gateway-registration-00000000a1b2c3d4") in second
+    # The shared parts exist once, in the first stack, with the names the others refer to.
+    shared = {("AWS::IoT::ThingType", "LoRaIoTGateway"),
+              ("AWS::IoT::ThingGroup", "LoRaIoTGateways"),
+              ("AWS::IoT::BillingGroup", "LoRaIoTGateways"),
+              ("AWS::KinesisFirehose::DeliveryStream", "lakehouse-telemetry"),
+              ("AWS::IoT::TopicRule", "lora_telemetry_to_firehose")}  # fmt: skip
+    assert shared <= first and not shared & second
+    registration = RESOURCES["GatewayRegistration"]["Properties"]
+    for key, name in (("ThingTypeName", "LoRaIoTGateway"), ("ThingGroupName", "LoRaIoTGateways"),
+                      ("BillingGroupName", "LoRaIoTGateways")):  # fmt: skip
+        assert registration[key]["If"][0] == "CreateShared" and registration[key]["If"][2] == name
+    assert TEMPLATE["Parameters"]["GatewayId"]["AllowedPattern"] == "[0-9a-f]{16}"

@@ -8,6 +8,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.intake import Accepted
 from gateway.spool import Spool, SpoolError
@@ -55,6 +57,79 @@ def test_drop_oldest_when_full(tmp_path, caplog):
     assert numbers(spool.pending(0, 10)) == [2, 3, 4]
     assert spool.counter("dropped") == 2 and spool.depth() == 3
     assert "spool full (3 messages): drop-oldest dropped 2 reading(s)" in caplog.text
+
+
+def test_drop_oldest_evicts_the_lowest_ids_first(tmp_path):
+    """Eviction order by spool id: a full spool gives up its oldest readings, one by one."""
+    spool = Spool(tmp_path / "s.db", max_messages=4, policy="drop-oldest")
+    spool.add([accepted(n) for n in range(4)])
+    ids = [i for i, _ in spool.pending(0, 10)]
+    spool.add([accepted(4)])
+    assert [i for i, _ in spool.pending(0, 10)] == ids[1:] + [ids[-1] + 1]
+    spool.add([accepted(5), accepted(6)])
+    assert numbers(spool.pending(0, 10)) == [3, 4, 5, 6]
+    assert [i for i, _ in spool.pending(0, 10)] == [ids[3], ids[3] + 1, ids[3] + 2, ids[3] + 3]
+
+
+class SpoolModel:
+    """The spool's contract: the readings it keeps, oldest first, and how many it dropped."""
+
+    def __init__(self, max_messages: int, policy: str):
+        self.max, self.policy = max_messages, policy
+        self.kept: list[int] = []
+        self.dropped = 0
+
+    def add(self, ns: list[int]) -> int:
+        free = self.max - len(self.kept)
+        dropped = 0
+        if len(ns) > free:
+            if self.policy == "drop-newest":
+                dropped, ns = len(ns) - free, ns[:free]
+            else:
+                overflow = max(len(ns) - self.max, 0)
+                ns = ns[overflow:]
+                evict = len(ns) - free
+                self.kept = self.kept[evict:]
+                dropped = overflow + evict
+        self.kept += ns
+        self.dropped += dropped
+        return dropped
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    max_messages=st.integers(1, 6),
+    policy=st.sampled_from(["drop-oldest", "drop-newest"]),
+    steps=st.lists(st.one_of(st.integers(1, 8), st.just(0)), max_size=15),
+    data=st.data(),
+)
+def test_the_spool_keeps_exactly_what_the_model_keeps(
+    tmp_path_factory, max_messages, policy, steps, data
+):
+    """Adds (k > 0 readings) and acknowledgements (0) in any order against the model above."""
+    spool = Spool(tmp_path_factory.mktemp("s") / "s.db", max_messages=max_messages, policy=policy)
+    model = SpoolModel(max_messages, policy)
+    n = 0
+    for k in steps:
+        if k:
+            assert spool.add([accepted(i) for i in range(n, n + k)]) == model.add(
+                list(range(n, n + k))
+            )
+            n += k
+        elif model.kept:
+            rows = spool.pending(0, 99)
+            acked = data.draw(st.sets(st.sampled_from(rows)))
+            spool.ack([i for i, _ in acked])
+            gone = set(numbers(acked))
+            model.kept = [x for x in model.kept if x not in gone]
+        rows = spool.pending(0, 99)
+        assert numbers(rows) == model.kept
+        ids = [i for i, _ in rows]
+        assert ids == sorted(set(ids))  # oldest first, ids never reused
+        assert spool.depth() == len(model.kept) and spool.counter("dropped") == model.dropped
+    spool.close()
 
 
 def test_a_batch_larger_than_the_spool_keeps_its_newest(tmp_path):

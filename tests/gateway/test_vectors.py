@@ -7,8 +7,8 @@ import pytest
 
 from gateway.intake import Intake
 from gateway.message import build_message
-from gateway.parser import Received, Rejected, parse_line
-from gateway.payload import Reading, format_data, format_float, send_command
+from gateway.parser import Limits, Received, Rejected, parse_line
+from gateway.payload import Reading, crc16, format_data, format_float, send_command, signed_text
 from tests.gateway.vectors import PAYLOADS, VECTORS, line_of, reading_of
 
 GOLDEN = VECTORS["message"]
@@ -31,6 +31,62 @@ def test_payloads(vector):
     line = send_command(vector["destination"], data)
     assert line == vector["send"]
     assert len(line.encode()) == vector["send_bytes"]
+
+
+def test_crc16_check_value():
+    assert f"{crc16(VECTORS['crc16']['text'].encode()):04X}" == VECTORS["crc16"]["crc"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["payloads_v2"], ids=lambda v: v["name"])
+def test_payloads_v2(vector):
+    reading = reading_of(vector)
+    data = format_data(reading)
+    line = send_command(vector["destination"], data)
+    assert line == vector["send"]
+    assert len(data) == vector["data_length"]
+    assert data.endswith(f"|{vector['crc']}")
+    assert data.removesuffix(f"|{vector['crc']}") == signed_text(reading)
+    # Framed as the receiving module frames it, it parses back to the same reading.
+    received = parse_line(f"+RCV=116,{len(data)},{data},-61,56\r\n".encode())
+    assert received.reading == reading
+
+
+def test_limits_are_the_calibrated_sensor_range():
+    limits = VECTORS["limits"]
+    low, high = limits["sensor_temperature"]
+    assert [low + limits["calibration"], high + limits["calibration"]] == limits["temperature"]
+    assert limits["calibration"] == VECTORS["calibration"]["factor"]
+    parser = Limits()
+    assert list(parser.temperature) == limits["temperature"]
+    assert (list(parser.humidity), list(parser.pressure)) == (
+        limits["humidity"],
+        limits["pressure"],
+    )
+    assert list(parser.color) == limits["color"]
+
+
+def test_v3_message_of_a_format_2_reading():
+    reading = reading_of(PAYLOADS["P6"])
+    v1 = json.loads(build_message(reading_of(PAYLOADS["P3"]), GOLDEN["gateway_id"], GOLDEN["ts"]))
+    v3 = json.loads(build_message(reading, GOLDEN["gateway_id"], GOLDEN["ts"], rssi=-61, snr=56))
+    assert {k: v for k, v in v3.items() if k in v1} == v1
+    assert {k: v for k, v in v3.items() if k not in v1} == {
+        "schema_version": 3,
+        "msg_id": "0447383033363932003C0034-1A2B3C4D-17",
+        "boot_id": "1A2B3C4D",
+        "seq": 17,
+        "crc": "9468",
+        "rssi": -61,
+        "snr": 56,
+    }
+
+
+def test_the_same_packet_from_two_gateways_has_one_msg_id():
+    (vector,) = [v for v in VECTORS["receive"] if v.get("payload") == "P6"]
+    a = Intake("00000000f62051ce").handle(line_of(vector), 1.0)
+    b = Intake("00000000aaaaaaaa").handle(line_of(vector), 1.2)
+    assert a.msg_id == b.msg_id == "0447383033363932003C0034-1A2B3C4D-17"
+    assert a.payload != b.payload  # gateway_id and ts differ
 
 
 @pytest.mark.parametrize("vector", VECTORS["receive"], ids=lambda v: v["name"])
@@ -122,3 +178,25 @@ def test_rejected_lines_are_logged_escaped_and_counted(caplog):
     assert intake.counts["module_replies"] == 2
     assert r"0447383033363932003C0034|23.4\xc3|41.89" in caplog.text
     assert r"1116,-61,56\r\n" in caplog.text
+
+
+def test_rejected_lines_are_rate_limited_with_a_summary(caplog):
+    """A noisy radio cannot flood the log: LOG_BURST lines in full per window, then a count."""
+    from gateway.intake import LOG_BURST, LOG_RAW_CHARS, LOG_WINDOW_S, RejectLog
+
+    now = [0.0]
+    intake = Intake("00000000f62051ce")
+    intake.reject_log = RejectLog(intake.log, clock=lambda: now[0])
+    noise = b"+RCV=" + b"x" * 400 + b"\r\n"
+    with caplog.at_level("INFO", logger="gateway.intake"):
+        for _ in range(1000):
+            intake.handle(noise, 1.0)
+        intake.handle(b"+ERR=12\r\n", 1.0)
+        assert len(caplog.records) == LOG_BURST
+        assert all(len(r.getMessage()) < LOG_RAW_CHARS + 200 for r in caplog.records)
+        now[0] = LOG_WINDOW_S + 1
+        intake.handle(noise, 1.0)  # the next window: the summary, then this line in full
+    summary = caplog.records[LOG_BURST].getMessage()
+    assert summary.startswith("1 module line(s), 990 rejected line(s) not logged one by one")
+    assert len(caplog.records) == LOG_BURST + 2
+    assert intake.counts["rejected"] == 1001

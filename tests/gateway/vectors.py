@@ -6,7 +6,7 @@ from gateway.payload import Reading
 from tests.support.paths import REPO_ROOT
 
 VECTORS = json.loads((REPO_ROOT / "firmware/test_vectors.json").read_text())
-PAYLOADS = {p["name"]: p for p in VECTORS["payloads"]}
+PAYLOADS = {p["name"]: p for p in VECTORS["payloads"] + VECTORS["payloads_v2"]}
 
 
 def reading_of(vector: dict) -> Reading:
@@ -19,6 +19,11 @@ def reading_of(vector: dict) -> Reading:
         vector["green"],
         vector["blue"],
         vector["ambient"],
+        *(
+            (int(vector["boot_id"], 16), vector["counter"], int(vector["crc"], 16))
+            if "boot_id" in vector
+            else ()
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from lakehouse.iot import pipeline
 from lakehouse.iot.generator import generate, has_telemetry, main
 from lakehouse.iot.landing import partition_of, read_records
 from lakehouse.iot.load import ensure_tables, replace_partition, transaction, write_part
+from lakehouse.iot.readings import message_id, to_reading
 from lakehouse.iot.seeds import registered_devices
 from lakehouse.iot.tables import MESSAGE
 from lakehouse.storage import LocalObjectStore
@@ -47,7 +48,17 @@ def test_generator_lands_every_registered_node_deterministically(tmp_path):
     assert Counter(r["device_id"] for r in records) == Counter(counts)
     hours = {partition_of(o.key) for o in a.list_objects("message/")} - {None}
     assert hours == {"2026-05-23-09:00", "2026-05-23-10:00"}
-    assert all(r["schema_version"] == 2 and len(r["msg_id"]) == 32 for r in records)
+    assert all(r["schema_version"] == 3 for r in records)
+    # Each node numbers its readings from 0 within its (run's) boot, and each checksum holds.
+    for device in counts:
+        mine = sorted((r for r in records if r["device_id"] == device), key=lambda r: r["ts"])
+        assert [r["seq"] for r in mine] == list(range(counts[device]))
+        assert len({r["boot_id"] for r in mine}) == 1
+    assert all("message_id" in to_reading(r, END + 60) for r in records)
+    # A run over the next ten minutes is another boot: no message id is reused.
+    c = LocalObjectStore(root=str(tmp_path / "c"))
+    generate(c, end=END + 600, minutes=10, seed=3)
+    assert not {message_id(r) for r in records} & {message_id(r) for r in landed(c)}
 
 
 def test_cli_writes_once_with_if_empty(tmp_path, capsys):

@@ -12,9 +12,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from awscrt import mqtt
+from awsiot import mqtt_connection_builder
 
+from gateway.message import build_message
+from gateway.payload import Reading
 from lakehouse.dbt.project import DBT_PROJECT_DIR
 from lakehouse.dbt.resource import LakehouseDbtCliResource
+from lakehouse.iot import pipeline
 from lakehouse.iot.assets import (
     iot_dbt_models,
     message,
@@ -42,13 +47,15 @@ def wait_until(predicate, timeout, what):
     return value
 
 
-def start_radio(tmp: Path, broker, n: int, node: str, count: int):
-    """An emulated RYLR896 with a node sending `count` readings, and a gateway reading it."""
+def start_radio(tmp: Path, broker, n: int, node: str, count: int, seed: int | None = None):
+    """An emulated RYLR896 with a node sending `count` readings, and a gateway reading it. Two
+    radios with the same seed hear the same packets (the same node, heard by two gateways)."""
     link = tmp / f"ttyLORA{n}"
     emitted = tmp / f"emitted{n}.jsonl"
     emulator = subprocess.Popen(
         [str(BIN / "rylr896-emulator"), "--link", str(link), "--node-uid", node, "--rate", "40",
-         "--count", str(count), "--seed", str(n), "--emitted-log", str(emitted)],
+         "--count", str(count), "--seed", str(n if seed is None else seed),
+         "--emitted-log", str(emitted)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert emulator.stdout.readline().strip() == str(link)
@@ -67,13 +74,13 @@ def start_radio(tmp: Path, broker, n: int, node: str, count: int):
     return emulator, gateway, emitted
 
 
-def start_bridge(tmp: Path, broker, lake: Path) -> subprocess.Popen:
+def start_bridge(tmp: Path, broker, lake: Path, flush_seconds: int = 2) -> subprocess.Popen:
     cert, key = broker.client_cert("lakehouse-iot-bridge")
     log = open(tmp / "bridge.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
         [str(BIN / "lakehouse-iot-bridge"), "--host", "localhost", "--port", str(broker.port),
          "--cert", str(cert), "--key", str(key), "--ca", str(broker.ca_cert),
-         "--target", str(lake), "--flush-seconds", "2", "--stats-interval", "1"],
+         "--target", str(lake), "--flush-seconds", str(flush_seconds), "--stats-interval", "1"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     log.close()
@@ -164,3 +171,104 @@ def test_thousand_readings_land_load_and_count_exactly_through_a_bridge_kill(tmp
     assert all(r.startswith("duplicate message id") for (r,) in reasons)
     # The restarted bridge resumed the persistent session the broker kept through the kill.
     assert "(session present: True)" in (tmp_path / "bridge.log").read_text()
+
+
+def landed_records(lake: LocalObjectStore) -> list[dict]:
+    return [
+        r
+        for o in lake.list_objects("message/")
+        if partition_of(o.key)
+        for _, r in read_records(lake.get_bytes(o.key), o.key)
+    ]
+
+
+def load_every_hour(lake: LocalObjectStore, warehouse: DuckDBWarehouse) -> None:
+    """What the partitioned assets do for each landed hour (lakehouse.iot.pipeline)."""
+    now = time.time()
+    for hour in sorted({partition_of(o.key) for o in lake.list_objects("message/")} - {None}):
+        pipeline.snapshot_raw(lake, hour)
+        pipeline.load_sensor_messages(lake, warehouse, hour, now=now)
+
+
+@pytest.mark.timeout(180)
+def test_two_gateways_hearing_one_node_give_one_reading_per_packet(tmp_path):
+    """Two emulated radios hear the same 150 packets of one node (same seed, same boot id);
+    each has its own gateway, both publish, the bridge lands 300 messages, and
+    sensor_messages holds exactly one reading per packet."""
+    lake = LocalObjectStore(root=str(tmp_path / "lake"))
+    node, count = "0447383033363932003C0034", 150
+    procs = []
+    with mosquitto_broker() as broker:
+        bridge = start_bridge(tmp_path, broker, tmp_path / "lake", flush_seconds=1)
+        procs.append(bridge)
+        wait_until(lambda: "connected to" in (tmp_path / "bridge.log").read_text(), 60,
+                   "the bridge's subscription")  # fmt: skip
+        radios = [start_radio(tmp_path, broker, n, node, count, seed=42) for n in (1, 2)]
+        procs += [p for e, g, _ in radios for p in (e, g)]
+        try:
+            wait_until(lambda: len(landed_records(lake)) >= 2 * count, 90, "both copies landed")
+            time.sleep(2)  # a late re-delivery, if any, would land now
+        finally:
+            for proc in reversed(procs):
+                stop(proc)
+    lines = [[json.loads(x)["line"] for x in path.read_text().splitlines()]
+             for _, _, path in radios]  # fmt: skip
+    assert lines[0] == lines[1] and len(lines[0]) == count  # the same packets, heard twice
+    records = landed_records(lake)
+    assert {r["gateway_id"] for r in records} == {"00000000f62051c1", "00000000f62051c2"}
+
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    load_every_hour(lake, warehouse)
+    db = tmp_path / "warehouse.duckdb"
+    keys = {f"{node}-{line.split(',')[2].split('|')[9]}-{line.split(',')[2].split('|')[10]}"
+            for line in lines[0]}  # fmt: skip
+    rows = query(db, "select message_id from iot.sensor_messages")
+    assert sorted(r for (r,) in rows) == sorted(keys)  # exactly one reading per packet
+    reasons = query(db, "select reason from iot.sensor_messages_quarantine")
+    assert len(reasons) == len(records) - count
+    assert all(r.startswith("duplicate message id") for (r,) in reasons)
+
+
+@pytest.mark.timeout(180)
+def test_bridge_down_for_ten_thousand_readings_loses_none(tmp_path):
+    """The broker keeps everything for the bridge's persistent session while the bridge is
+    stopped (mosquitto's default would keep 1,000 and drop the rest)."""
+    lake = LocalObjectStore(root=str(tmp_path / "lake"))
+    total = 10_000
+    with mosquitto_broker() as broker:
+        bridge = start_bridge(tmp_path, broker, tmp_path / "lake", flush_seconds=1)
+        try:
+            wait_until(lambda: "connected to" in (tmp_path / "bridge.log").read_text(), 60,
+                       "the bridge's subscription")  # fmt: skip
+            stop(bridge)  # a clean stop: its session stays with the broker
+            publish_readings(broker, total)
+            bridge = start_bridge(tmp_path, broker, tmp_path / "lake", flush_seconds=1)
+            wait_until(lambda: len({r["msg_id"] for r in landed_records(lake)}) >= total, 120,
+                       "every reading landed")  # fmt: skip
+        finally:
+            stop(bridge)
+        assert "dropped" not in broker.log()
+    ids = {r["msg_id"] for r in landed_records(lake)}
+    assert len(ids) == total
+
+
+def publish_readings(broker, total: int) -> None:
+    """total QoS 1 messages as gateways publish them (v3, one node), each PUBACKed."""
+    cert, key = broker.client_cert("load-gateway")
+    connection = mqtt_connection_builder.mtls_from_path(
+        endpoint=broker.host, port=broker.port, cert_filepath=str(cert),
+        pri_key_filepath=str(key), ca_filepath=str(broker.ca_cert), client_id="load-gateway",
+        clean_session=True, enable_metrics_collection=False,
+    )  # fmt: skip
+    connection.connect().result(20)
+    start = time.time() - total * 0.1
+    futures = []
+    for n in range(total):
+        reading = Reading("0447383033363932003C0034", 21.5, 45.0, 99.4, n % 4096, n // 4096, 7, 9,
+                          boot_id=0x1A2B3C4D, counter=n)  # fmt: skip
+        payload = build_message(reading, "00000000f62051ce", start + n * 0.1, rssi=-60, snr=9)
+        future, _ = connection.publish("lora-iot-demo", payload, mqtt.QoS.AT_LEAST_ONCE)
+        futures.append(future)
+    for future in futures:
+        future.result(60)
+    connection.disconnect().result(10)

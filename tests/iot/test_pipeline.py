@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.message import build_message
+from gateway.payload import Reading
 from lakehouse.iot import pipeline
 from lakehouse.iot.seeds import SEEDS_DIR, read_seed, star_schema_rows
 from lakehouse.storage import LocalObjectStore
@@ -126,6 +128,52 @@ def test_v1_messages_are_deduplicated_by_device_and_read_time(env):
     assert query(db, "select message_id from iot.sensor_messages") == [
         ("0447383033363932003C0034@1598543131.9861386",)
     ]
+
+
+def numbered(counter: int, gateway_id: str, ts: float, boot_id: int = 0x1A2B3C4D) -> dict:
+    """The v3 message a gateway builds for reading `counter` of a format-2 node."""
+    reading = Reading("0447383033363932003C0034", 23.6, 45.73, 98.65, 281, 667, 650, 1057,
+                      boot_id=boot_id, counter=counter)  # fmt: skip
+    return json.loads(build_message(reading, gateway_id, ts, rssi=-61, snr=56))
+
+
+def test_one_packet_heard_by_two_gateways_is_one_reading_even_across_hours(env):
+    lake, warehouse, db = env
+    edge = dt.datetime(2020, 8, 27, 16, tzinfo=dt.UTC).timestamp()
+    a, b = "00000000f62051ce", "00000000aaaaaaaa"
+    # Gateway a hears readings 0-2 before the hour; gateway b hears 1-3, its clock a little
+    # later, so its copy of reading 2 lands in the next hour with a ts past the first hour's.
+    land(lake, [numbered(n, a, edge - 3 + n) for n in range(3)], arrival=edge - 0.5)
+    land(lake, [numbered(1, b, edge - 1.7)], arrival=edge - 0.4)
+    land(lake, [numbered(n, b, edge - 2.7 + n) for n in (2, 3)], arrival=edge + 0.5)
+    first = load(lake, warehouse, "2020-08-27-15:00", now=edge + 10)
+    second = load(lake, warehouse, "2020-08-27-16:00", now=edge + 10)
+    assert (first.rows, first.duplicates, second.rows, second.duplicates) == (3, 1, 1, 1)
+    rows = query(db, "select message_id, gateway_id from iot.sensor_messages order by ts")
+    assert [m for m, _ in rows] == [f"0447383033363932003C0034-1A2B3C4D-{n}" for n in range(4)]
+    # Reading 1's two copies land in one hour: whichever object is read first wins.
+    assert [gw for _, gw in rows[:1] + rows[2:]] == [a, a, b] and rows[1][1] in (a, b)
+    # Re-loading either hour in any order keeps exactly one row per reading.
+    load(lake, warehouse, "2020-08-27-16:00", now=edge + 10)
+    load(lake, warehouse, "2020-08-27-15:00", now=edge + 10)
+    assert query(db, "select count(*), count(distinct message_id) from iot.sensor_messages") == [
+        (4, 4)
+    ]
+
+
+def test_a_reading_changed_on_the_way_is_quarantined_for_its_checksum(env):
+    lake, warehouse, db = env
+    good = numbered(5, "00000000f62051ce", ARRIVAL - 0.1)
+    changed = numbered(6, "00000000f62051ce", ARRIVAL - 0.05)
+    changed["data"]["temperature"] = 32.6  # one digit, after the node computed its CRC
+    land(lake, [good, changed])
+    typed = load(lake, warehouse)
+    assert (typed.rows, typed.quarantined, typed.reasons["checksum"]) == (1, 1, 1)
+    ((reason, message_id),) = query(
+        db, "select reason, message_id from iot.sensor_messages_quarantine"
+    )
+    assert reason.startswith(f"checksum mismatch: crc {changed['crc']} but the fields give ")
+    assert message_id == "0447383033363932003C0034-1A2B3C4D-6"
 
 
 @settings(

@@ -7,6 +7,9 @@ from hypothesis import strategies as st
 
 from lakehouse.iot.readings import Quarantined, to_reading
 from lakehouse.iot.rule import flatten, msg_received
+from tests.support.paths import REPO_ROOT
+
+VECTORS_LIMITS = json.loads((REPO_ROOT / "firmware/test_vectors.json").read_text())["limits"]
 
 # The golden wire message (iot reference §3.4), colours as the floats the gateway sends.
 GOLDEN = json.loads(
@@ -115,6 +118,57 @@ def test_v2_extras_pass_through_the_rule_and_name_the_message():
     )
 
 
+# The golden reading from a format-2 node (firmware/test_vectors.json P6): message v3.
+V3 = GOLDEN | {"schema_version": 3, "msg_id": "0447383033363932003C0034-1A2B3C4D-17",
+               "boot_id": "1A2B3C4D", "seq": 17, "crc": "9468", "rssi": -61, "snr": 56}  # fmt: skip
+
+
+def test_v3_identity_is_the_message_id_and_its_checksum_holds():
+    record = flatten(V3, "lora-iot-gateway-01", ARRIVAL)
+    assert {k: record[k] for k in ("boot_id", "seq", "crc")} == {
+        "boot_id": "1A2B3C4D", "seq": 17, "crc": "9468"
+    }  # fmt: skip
+    reading = to_reading(record, NOW)
+    assert reading["message_id"] == "0447383033363932003C0034-1A2B3C4D-17"
+    # Another gateway heard the same packet: the same message id, whatever its own msg_id says.
+    other = record | {"gateway_id": "00000000aaaaaaaa", "ts": record["ts"] + 0.4, "msg_id": "x"}
+    assert to_reading(other, NOW)["message_id"] == reading["message_id"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [({"temperature": 23.8}, "checksum mismatch: crc 9468 but the fields give "),
+     ({"red": 282.0}, "checksum mismatch: crc 9468 but the fields give "),
+     ({"seq": 18}, "checksum mismatch: crc 9468 but the fields give "),
+     ({"boot_id": "1A2B3C4E"}, "checksum mismatch"),
+     ({"device_id": "0447383033363932003C0035"}, "checksum mismatch"),
+     ({"red": 281.5}, "checksum not verifiable: colour counts"),
+     ({"crc": "946"}, "crc '946' is not 4 upper-case hex digits"),
+     ({"boot_id": 439041101}, "boot_id 439041101 is not 8 upper-case hex digits"),
+     ({"seq": -1}, "seq -1 is not a 32-bit counter"),
+     ({"seq": 2**32}, "seq 4294967296 is not a 32-bit counter")],
+)  # fmt: skip
+def test_v3_checksum_failures_are_quarantined_with_the_reason(change, reason):
+    record = flatten(V3, "lora-iot-gateway-01", ARRIVAL) | change
+    result = to_reading(record, NOW)
+    assert isinstance(result, Quarantined), result
+    assert result.reason.startswith(reason)
+
+
+def test_v3_without_part_of_its_identity_is_quarantined():
+    record = flatten(V3, "lora-iot-gateway-01", ARRIVAL)
+    del record["crc"]
+    assert to_reading(record, NOW) == Quarantined("missing fields: crc")
+
+
+def test_the_calibrated_range_is_accepted():
+    """The node's -4 °C calibration sends down to -44 °C (firmware/test_vectors.json limits)."""
+    assert to_reading(golden_record() | {"temperature": -44.0}, NOW)["temperature_c"] == -44.0
+    assert to_reading(golden_record() | {"temperature": 116.0}, NOW)["temperature_c"] == 116.0
+    assert isinstance(to_reading(golden_record() | {"temperature": -44.01}, NOW), Quarantined)
+    assert isinstance(to_reading(golden_record() | {"temperature": 116.01}, NOW), Quarantined)
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=8),
     lambda children: (
@@ -123,7 +177,8 @@ JSON = st.recursive(
     max_leaves=10,
 )
 FIELDS = ["device_id", "gateway_id", "temperature", "humidity", "pressure", "red", "green", "blue",
-          "ambient", "ts", "msg_id", "rssi", "snr", "payload_error"]  # fmt: skip
+          "ambient", "ts", "msg_id", "rssi", "snr", "payload_error", "boot_id", "seq",
+          "crc"]  # fmt: skip
 
 
 @given(changes=st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=5))
@@ -133,4 +188,18 @@ def test_any_record_is_typed_or_quarantined_never_an_exception(changes):
         assert result.reason
     else:
         assert set(result) >= {"message_id", "temperature_f", "pressure_inhg", "ts"}
-        assert 0 <= result["red"] <= 255 and -40 <= result["temperature_c"] <= 120
+        assert 0 <= result["red"] <= 255 and -44 <= result["temperature_c"] <= 116
+
+
+def test_the_marts_range_tests_are_the_calibrated_range():
+    """dbt's range tests (°F) say what the shared vectors say (°C), converted."""
+    text = (REPO_ROOT / "dbt_project/models/iot/marts/_iot__marts.yml").read_text()
+    low, high = (round(c * 1.8 + 32, 2) for c in VECTORS_LIMITS["temperature"])
+    assert (low, high) == (-47.2, 240.8)
+    assert f"temp between {low} and 999.99" in text
+    assert f"avg_temp between {low} and {high}" in text
+    assert f"min_temperature_f >= {low} and max_temperature_f <= {high}" in text
+    h_low, h_high = VECTORS_LIMITS["humidity"]
+    p_low, p_high = VECTORS_LIMITS["pressure"]
+    assert f"min_humidity >= {h_low:g} and max_humidity <= {h_high:g}" in text
+    assert f"min_pressure_kpa >= {p_low:g} and max_pressure_kpa <= {p_high:g}" in text

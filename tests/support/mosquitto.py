@@ -8,11 +8,13 @@
         # presenting cert/key; a client without them is refused
         broker.stop()   # an outage; start() brings it back on the same port, with the
         broker.start()  # persistent sessions and queued QoS 1 messages it had
+        broker.kill()   # a crash; broker.pause() / broker.resume() freeze and thaw it
 
 Everything lives in a temp dir that is removed on exit. Certificates are made with openssl: a
 CA, a server certificate valid for localhost and 127.0.0.1, client certificates on demand, and
 a second, untrusted CA (`rogue_ca`) for negative tests. The broker listens on a free loopback
-port with `require_certificate true` and TLS 1.2; `broker.log()` is its log so far.
+port with `require_certificate true` and TLS 1.2, and the queue and persistence settings of the
+configuration the project ships (infra/iot/mosquitto.conf); `broker.log()` is its log so far.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.paths import REPO_ROOT
 from tests.support.ports import free_port
 
+SHIPPED_CONFIG = REPO_ROOT / "infra/iot/mosquitto.conf"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
@@ -75,6 +79,26 @@ class CertificateAuthority:
         return self.issue(name, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
 
 
+def shipped_broker_settings(data: Path) -> list[str]:
+    """The queue and persistence directives of the broker configuration the project ships
+    (everything before its listener), with the data directory replaced and autosave every
+    second, so a test's clean stop or crash loses as little as a real broker's would."""
+    lines = []
+    for line in SHIPPED_CONFIG.read_text().splitlines():
+        line = line.strip()
+        if line.startswith(("per_listener_settings", "listener")):
+            break
+        if not line or line.startswith("#"):
+            continue
+        key = line.split()[0]
+        if key == "persistence_location":
+            line = f"persistence_location {data}/"
+        elif key == "autosave_interval":
+            line = "autosave_interval 1"
+        lines.append(line)
+    return lines
+
+
 class Mosquitto:
     """The broker process; start() and stop() may be called repeatedly (same port, same data)."""
 
@@ -94,10 +118,8 @@ class Mosquitto:
         self.data.mkdir()
         self.config = root / "mosquitto.conf"
         self.config.write_text(
+            "\n".join(shipped_broker_settings(self.data)) + "\n"
             "per_listener_settings true\n"
-            "persistence true\n"
-            f"persistence_location {self.data}/\n"
-            "autosave_interval 1\n"
             "log_dest stdout\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
             "connection_messages true\n"
@@ -153,6 +175,20 @@ class Mosquitto:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def kill(self) -> None:
+        """A crash (SIGKILL): only what the broker had saved survives."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def pause(self) -> None:
+        """Freezes the broker (SIGSTOP): connections stay open, nothing is answered."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -88,6 +88,39 @@ Status build_data(const char* uid, const Readings& r, char* out, size_t capacity
   return Status::ok;
 }
 
+uint16_t crc16(const char* data, size_t length) {
+  uint16_t crc = 0xFFFF;
+  for (size_t i = 0; i < length; ++i) {
+    crc = static_cast<uint16_t>(crc ^ (static_cast<uint8_t>(data[i]) << 8));
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<uint16_t>(crc << 1);
+    }
+  }
+  return crc;
+}
+
+Status build_data_v2(const char* uid, const Readings& r, const Identity& identity, char* out,
+                     size_t capacity, size_t* length) {
+  if (uid == nullptr) return Status::bad_uid;  // format 2 always names its node
+  char data[kMaxData + 1];
+  size_t used = 0;
+  Status s = build_data(uid, r, data, sizeof data, &used);
+  if (s != Status::ok) return s;
+  char tail[32];
+  int w = snprintf(tail, sizeof tail, "|%d|%08lX|%lu|", kPayloadVersion,
+                   static_cast<unsigned long>(identity.boot_id),
+                   static_cast<unsigned long>(identity.counter));
+  if (!append(data, sizeof data, &used, tail, static_cast<size_t>(w))) return Status::too_long;
+  // The CRC covers everything before its own '|'.
+  w = snprintf(tail, sizeof tail, "%04X", static_cast<unsigned>(crc16(data, used - 1)));
+  if (!append(data, sizeof data, &used, tail, static_cast<size_t>(w))) return Status::too_long;
+  if (used + 1 > capacity) return Status::buffer_too_small;
+  memcpy(out, data, used + 1);
+  *length = used;
+  return Status::ok;
+}
+
 Status build_send(uint16_t destination, const char* data, size_t data_length, char* out,
                   size_t capacity, size_t* length) {
   if (data_length > kMaxData) return Status::too_long;
@@ -133,15 +166,36 @@ Status validate(const Config& c) {
   return Status::ok;
 }
 
+namespace {
+
+// What the module reports on its own, at any time: a packet from another node (+RCV=) or a
+// receive error (+ERR=12 CRC error, +ERR=19 RX header error). Never the answer to a command.
+bool unsolicited(const char* line) {
+  return starts_with(line, "+RCV=") || strcmp(line, "+ERR=12") == 0 ||
+         strcmp(line, "+ERR=19") == 0;
+}
+
+// +ERR=n after which the same AT+SEND may well succeed.
+bool transient(int error) { return error == 10 || error == 15 || error == 17; }
+
+}  // namespace
+
 int Modem::read_reply(char* buf, size_t capacity) {
-  // Packets from other nodes (+RCV) may arrive at any time; they are not replies.
   for (int skipped = 0; skipped < 8; ++skipped) {
     int n = port_.read_line(buf, capacity, config_.reply_timeout_ms);
     if (n < 0) return n;
-    if (n == 0 || starts_with(buf, "+RCV=")) continue;
+    if (n == 0 || unsolicited(buf)) continue;
     return n;
   }
   return -1;
+}
+
+void Modem::drain() {
+  // A reply that came after its command timed out must not answer the next command.
+  char line[kLineCapacity];
+  for (int i = 0; i < 16 && port_.read_line(line, sizeof line, 0) >= 0; ++i) {
+  }
+  memset(line, 0, sizeof line);  // it may have held the key read back by AT+CPIN?
 }
 
 Status Modem::expect_ok(const char* step) {
@@ -158,6 +212,7 @@ Status Modem::expect_ok(const char* step) {
 }
 
 Status Modem::command(const char* text, const char* step) {
+  drain();
   port_.write(text, strlen(text));
   return expect_ok(step);
 }
@@ -170,6 +225,7 @@ Status Modem::boot(char* uid) {
   last_step_ = "AT+UID?";
   for (uint8_t attempt = 0; attempt < config_.uid_attempts && !have_uid; ++attempt) {
     static const char kUid[] = "AT+UID?\r\n";
+    drain();
     port_.write(kUid, sizeof kUid - 1);
     int n = read_reply(line, sizeof line);
     have_uid = n > 0 && parse_uid_reply(line, static_cast<size_t>(n), uid);
@@ -190,6 +246,7 @@ Status Modem::boot(char* uid) {
 
   static const char kQuery[] = "AT+CPIN?\r\n";
   last_step_ = "AT+CPIN?";
+  drain();
   port_.write(kQuery, sizeof kQuery - 1);
   int n = read_reply(line, sizeof line);
   if (n < 0) return Status::timeout;
@@ -204,8 +261,17 @@ Status Modem::send(const char* data, size_t length) {
   size_t n = 0;
   Status s = build_send(config_.destination, data, length, text, sizeof text, &n);
   if (s != Status::ok) return s;
-  port_.write(text, n);
-  return expect_ok("AT+SEND=");
+  attempts_ = 0;
+  const uint8_t budget = config_.send_attempts > 0 ? config_.send_attempts : 1;
+  while (true) {
+    ++attempts_;
+    last_error_ = 0;
+    drain();
+    port_.write(text, n);
+    s = expect_ok("AT+SEND=");
+    bool again = s == Status::timeout || (s == Status::module_error && transient(last_error_));
+    if (!again || attempts_ >= budget) return s;
+  }
 }
 
 bool Schedule::due(uint32_t now_ms) {

@@ -14,6 +14,14 @@ constexpr size_t kMaxData = 240;      // the module answers +ERR=13 above this (
 constexpr size_t kUidLength = 24;     // AT+UID? answers 24 upper-case hex digits
 constexpr size_t kCpinLength = 32;    // AES-128 key as 32 hex digits
 constexpr size_t kLineCapacity = 64;  // longest reply the node reads: +CPIN=<32 hex>
+// Payload format 2 appends |2|<boot id, 8 hex>|<counter>|<CRC-16, 4 hex> to format 1's
+// uid|t|h|p|r|g|b|a, so a reading is identified end to end by (uid, boot id, counter) and
+// checked by a CRC-16/CCITT-FALSE over everything before the last '|'.
+constexpr int kPayloadVersion = 2;
+// The HTS221's range (datasheet) and so, with the calibration added, what the node can send;
+// the gateway and the warehouse take the same range from test_vectors.json ("limits").
+constexpr float kHts221MinC = -40.0f;
+constexpr float kHts221MaxC = 120.0f;
 // AT+SEND=65535,240,<240 bytes>\r\n plus the terminating NUL.
 constexpr size_t kSendCapacity = 8 + 5 + 1 + 3 + 1 + kMaxData + 2 + 1;
 
@@ -50,7 +58,17 @@ struct Config {
   float calibration = -4.0f;   // added to the HTS221 temperature
   uint8_t uid_attempts = 3;
   uint32_t reply_timeout_ms = 1000;
+  uint8_t send_attempts = 3;  // AT+SEND tries for one payload (timeouts, +ERR=10/15/17)
 };
+
+// A reading's identity: a random id drawn at boot and a counter from 0 within that boot.
+struct Identity {
+  uint32_t boot_id;
+  uint32_t counter;
+};
+
+// CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection): "123456789" -> 0x29B1.
+uint16_t crc16(const char* data, size_t length);
 
 // Arduino's `String += float`: printf "%4.2f" of the float widened to double.
 Status format_float(float value, char* out, size_t capacity, size_t* length);
@@ -60,6 +78,10 @@ float calibrate(float raw_celsius, float factor);
 // <data> of AT+SEND: uid|t|h|p|r|g|b|a, or t|h|p|r|g|b|a when uid is null (variant v0).
 Status build_data(const char* uid, const Readings& readings, char* out, size_t capacity,
                   size_t* length);
+
+// Format 2: uid|t|h|p|r|g|b|a|2|<boot id>|<counter>|<crc>.
+Status build_data_v2(const char* uid, const Readings& readings, const Identity& identity,
+                     char* out, size_t capacity, size_t* length);
 
 // AT+SEND=<destination>,<len>,<data>\r\n
 Status build_send(uint16_t destination, const char* data, size_t data_length, char* out,
@@ -90,8 +112,11 @@ class Modem {
   // AT+UID? (retried until a valid UID), AT+ADDRESS=, AT+NETWORKID=, AT+CPIN=, AT+CPIN?;
   // every reply is checked (X-F3) and the key read back must equal the one set.
   Status boot(char* uid);
-  // AT+SEND of one data string; waits for +OK.
+  // AT+SEND of one data string; waits for +OK, and tries again after a timeout or a transient
+  // +ERR (10 TX timeout, 15 unknown failure, 17 previous TX not complete), at most
+  // send_attempts times in all. attempts() tells how many it took.
   Status send(const char* data, size_t length);
+  int attempts() const { return attempts_; }
   // n of the last +ERR=n, 0 if none.
   int last_error() const { return last_error_; }
   // The command that failed last (for the debug console), never containing the key.
@@ -101,10 +126,12 @@ class Modem {
   Status command(const char* text, const char* step);
   Status expect_ok(const char* step);
   int read_reply(char* buf, size_t capacity);
+  void drain();
 
   Port& port_;
   const Config& config_;
   int last_error_ = 0;
+  int attempts_ = 0;
   const char* last_step_ = "";
 };
 
