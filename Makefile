@@ -26,7 +26,7 @@ test: debian-packages install engines manifest dagster-home lint
 
 install:
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-groups
 
 # Pinned JVM engine artifacts (infra/engines/artifacts.tsv) into .engines/, checksums verified.
 engines:

@@ -515,7 +515,7 @@ class HudiTable:
                 order.append(table.column(cfg.precombine_field).combine_chunks())
             # A single key field's own values are as distinct as their strings, and integers
             # count and sort faster than strings.
-            by = keys if cfg.complex_keys else table.column(cfg.record_key_fields[0])
+            by = table.column("__key" if cfg.complex_keys else cfg.record_key_fields[0])
             keep = _last_per_key(by.combine_chunks(), order)
             if len(keep) != n:
                 table = table.take(pa.array(keep))
