@@ -16,6 +16,7 @@ from lakehouse.engines import EngineArtifactError, artifact_path, require_java
 
 MASTER = "local[2]"
 HUDI_BUNDLE = "hudi-spark-bundle"
+SPARK_AVRO = "spark-avro"  # Avro sources (the CDC objects), not in pyspark's own jars
 S3A_JARS = ("hadoop-aws", "aws-java-sdk-bundle")
 # HoodieDeltaStreamer lives in hudi-utilities(-slim)-bundle, which Maven Central does not serve
 # for the 0.14/0.15 line (see README, "Apache Hudi on Spark").
@@ -43,7 +44,7 @@ def java_home() -> str:
 
 
 def engine_jars(s3a: bool = False) -> list[Path]:
-    names = [HUDI_BUNDLE, *(S3A_JARS if s3a else ())]
+    names = [HUDI_BUNDLE, SPARK_AVRO, *(S3A_JARS if s3a else ())]
     return [artifact_path(name) for name in names]
 
 
@@ -104,10 +105,8 @@ def local_submit_args(emr_args: list[str], s3a_endpoint: str | None = None) -> l
 
     if not emr_args or emr_args[0] != "spark-submit":
         raise ValueError(f"not a spark-submit step: {emr_args[:1]}")
-    cluster_jars = {
-        HUDI_UTILITIES_JAR: _utilities_jar(),
-        SPARK_AVRO_JAR: str(artifact_path("spark-avro")),
-    }
+    # spark-avro is among the engine jars already
+    cluster_jars = {HUDI_UTILITIES_JAR: _utilities_jar(), SPARK_AVRO_JAR: None}
     engine = [str(p) for p in engine_jars(s3a=s3a_endpoint is not None)]
     conf = {}
     if s3a_endpoint is not None:
@@ -121,7 +120,7 @@ def local_submit_args(emr_args: list[str], s3a_endpoint: str | None = None) -> l
     for arg in args:
         if arg == "--jars":
             jars = [cluster_jars[j] for j in next(args).split(",")]
-            out += ["--jars", ",".join(engine + jars)]
+            out += ["--jars", ",".join(engine + [j for j in jars if j])]
         else:
             out.append(cluster_jars.get(arg, arg))
     return out

@@ -316,8 +316,13 @@ class HudiTable:
              wanted.keygenerator_class),
             ("hoodie.datasource.write.hive_style_partitioning", stored.hive_style_partitioning,
              wanted.hive_style_partitioning),
-            ("hoodie.compaction.payload.class", stored.payload_class, wanted.payload_class),
         ]  # fmt: skip
+        # Spark's datasource writes with its configured payload but records none in
+        # hoodie.properties; like Hudi's own writers, continue such a table with ours.
+        if self._properties().get("hoodie.compaction.payload.class"):
+            pairs.append(
+                ("hoodie.compaction.payload.class", stored.payload_class, wanted.payload_class)
+            )
         for key, have, want in pairs:
             if have != want:
                 raise HudiConfigError(

@@ -233,3 +233,155 @@ def test_hudi_timeline_apis_accept_every_instant(spark, built, case):
     )
     assert last.getTimestamp() == t.instants[-1]
     assert meta.fetchTotalRecordsWritten() > 0
+
+
+# --- Both writers continue each other's tables, checkpoint and all ---------------------------
+# HoodieDeltaStreamer itself (hudi-utilities-slim-bundle) is not served by Maven Central, so
+# Spark's side of a cycle is what DeltaStreamer's AvroDFSSource does, spelled out: take the
+# checkpoint from the table's last commit through Hudi's own classes, read the Avro objects
+# modified after it, upsert them with the infra/hudi properties and commit the new checkpoint.
+
+ARTIST_SCHEMA = {
+    "type": "record",
+    "name": "Value",
+    "fields": [
+        {"name": "artist_id", "type": "long"},
+        {"name": "name", "type": "string"},
+        {"name": "nationality", "type": "string"},
+        {"name": "__source_ts_ms", "type": "long"},
+        {"name": "__deleted", "type": "string"},
+    ],
+}
+ARTIST_COLUMNS = [f["name"] for f in ARTIST_SCHEMA["fields"]]
+
+
+def _artists(batch: int) -> list[dict]:
+    """Inserts, updates, partition moves and soft deletes; every change later than the last."""
+    ts = 1_000 * batch
+    nat = ("American", "French", "Dutch")
+    if batch == 1:
+        return [
+            {"artist_id": i, "name": f"a{i}", "nationality": nat[i % 3], "__source_ts_ms": ts + i,
+             "__deleted": "false"}
+            for i in range(12)
+        ]  # fmt: skip
+    return [
+        {"artist_id": i, "name": f"a{i}.{batch}", "nationality": nat[(i + batch) % 3],
+         "__source_ts_ms": ts + i, "__deleted": "true" if i % 5 == batch % 5 else "false"}
+        for i in range(batch, 12 + 2 * batch, 2)
+    ]  # fmt: skip
+
+
+def _mtime(batch: int) -> int:
+    """Each object strictly later than the last (batch 30 lands just after batch 3)."""
+    return 1_700_000_000 + (35 if batch == 30 else 10 * batch)
+
+
+def _land(root, batch: int) -> None:
+    import os
+
+    import fastavro
+
+    path = root / f"moma.public.artists+0+{batch:010d}.avro"
+    with path.open("wb") as out:
+        fastavro.writer(out, fastavro.parse_schema(ARTIST_SCHEMA), _artists(batch))
+    os.utime(path, (_mtime(batch), _mtime(batch)))
+
+
+def _checkpoint(spark, base: str) -> str | None:
+    from pathlib import Path
+
+    if not (Path(base) / ".hoodie").is_dir():
+        return None
+    timeline = _meta_client(spark, base).getActiveTimeline()
+    last = timeline.getCommitsTimeline().filterCompletedInstants().lastInstant()
+    if not last.isPresent():
+        return None
+    meta = spark._jvm.org.apache.hudi.common.model.HoodieCommitMetadata.fromBytes(
+        timeline.getInstantDetails(last.get()).get(),
+        spark._jvm.org.apache.hudi.common.model.HoodieCommitMetadata._java_lang_class,
+    )
+    return meta.getMetadata("deltastreamer.checkpoint.key")
+
+
+def _spark_cycle(spark, base: str, table_type: str, dfs_root) -> list[str]:
+    """One DeltaStreamer cycle on Spark; returns the objects it read."""
+    from lakehouse.hudi.deltastreamer import load_properties
+    from lakehouse.moma.tables import PROPS_DIR
+
+    after = int(_checkpoint(spark, base) or -1)
+    new = sorted(
+        (p.stat().st_mtime_ns // 1_000_000, p) for p in dfs_root.iterdir() if p.suffix == ".avro"
+    )
+    new = [(mtime, p) for mtime, p in new if mtime > after]
+    if not new:
+        return []
+    props = load_properties(str(PROPS_DIR / "moma_artists.properties"))
+    options = {k: v for k, v in props.values.items() if k.startswith("hoodie.")}
+    options.update(
+        {
+            "hoodie.table.name": "artists",
+            "hoodie.datasource.write.table.type": table_type,
+            "hoodie.datasource.write.operation": "upsert",
+            "hoodie.datasource.write.precombine.field": "__source_ts_ms",
+            "hoodie.datasource.write.commitmeta.key.prefix": "deltastreamer.",
+            "deltastreamer.checkpoint.key": str(new[-1][0]),
+        }
+    )
+    df = spark.read.format("avro").load([str(p) for _, p in new])
+    writer = df.write.format("hudi").mode("append")
+    for key, value in options.items():
+        writer = writer.option(key, value)
+    writer.save(base)
+    return [p.name for _, p in new]
+
+
+def _python_cycle(base: str, table_type: str, dfs_root) -> list[str]:
+    from lakehouse.hudi.deltastreamer import DFS_ROOT, DeltaStreamerArgs, run
+    from lakehouse.moma.tables import PROPS_DIR
+
+    result = run(
+        DeltaStreamerArgs(
+            table_type=table_type,
+            target_base_path=base,
+            target_table="moma.artists",
+            props=str(PROPS_DIR / "moma_artists.properties"),
+            source_ordering_field="__source_ts_ms",
+            hoodie_conf=[f"{DFS_ROOT}={dfs_root}"],
+        )
+    )
+    return [f.rsplit("/", 1)[-1] for f in result.files]
+
+
+@pytest.mark.parametrize("table_type", TABLE_TYPES, ids=["cow", "mor"])
+@pytest.mark.parametrize("first", ["spark", "python"])
+def test_spark_and_python_continue_each_others_tables(spark, tmp_path, table_type, first):
+    dfs_root = tmp_path / "topics"
+    dfs_root.mkdir()
+    base = str(tmp_path / "artists")
+    engines = ["spark", "python"] if first == "spark" else ["python", "spark"]
+    latest: dict[int, dict] = {}
+    for batch in range(1, 5):
+        _land(dfs_root, batch)
+        if batch == 3:
+            _land(dfs_root, 30)  # two objects in one cycle
+        engine = engines[(batch - 1) % 2]
+        if engine == "spark":
+            read = _spark_cycle(spark, base, table_type, dfs_root)
+        else:
+            read = _python_cycle(base, table_type, dfs_root)
+        # exactly the objects that landed since the other engine's checkpoint: no loss, no
+        # reprocessing
+        landed = [batch, 30] if batch == 3 else [batch]
+        assert read == [f"moma.public.artists+0+{b:010d}.avro" for b in landed], engine
+        for b in landed:
+            for record in _artists(b):
+                latest[record["artist_id"]] = record
+        expected_checkpoint = str(_mtime(landed[-1]) * 1000)
+        assert _checkpoint(spark, base) == expected_checkpoint
+        assert HudiTable.open(base).last_checkpoint() == expected_checkpoint
+    expected = sorted(tuple(r[c] for c in ARTIST_COLUMNS) for r in latest.values())
+    got = _load(spark, base).select(*ARTIST_COLUMNS).collect()
+    assert sorted(tuple(r) for r in got) == expected
+    rs = support.snapshot(base).select(ARTIST_COLUMNS).to_pylist()
+    assert sorted(tuple(r[c] for c in ARTIST_COLUMNS) for r in rs) == expected
