@@ -9,12 +9,14 @@ timeline classes must then parse every instant and metadata file the writer left
 
 from __future__ import annotations
 
+import boto3
 import pyarrow as pa
 import pytest
 
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions
 from tests.hudi import support
 from tests.hudi.crash import Crash, crash_before
+from tests.support.moto import CREDENTIALS, moto_server
 
 SCHEMA = pa.schema(
     [("id", pa.int64()), ("id2", pa.int64()), ("ts", pa.int64()), ("part", pa.string()),
@@ -105,10 +107,24 @@ def built(tmp_path_factory) -> dict[tuple[str, str], Built]:
 
 
 @pytest.fixture(scope="module")
-def spark():
+def s3():
+    """moto_server on loopback, its credentials in the environment before the JVM starts."""
+    with moto_server() as endpoint:
+        mp = pytest.MonkeyPatch()
+        for key, value in CREDENTIALS.items():
+            mp.setenv(key, value)
+        mp.setenv("AWS_ENDPOINT_URL", endpoint)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="lake")
+        yield endpoint
+        mp.undo()
+
+
+@pytest.fixture(scope="module")
+def spark(s3):
+    """The module's one JVM: Hudi's bundle, spark-avro and s3a (hadoop-aws) onto moto."""
     from lakehouse.hudi import spark as hudi_spark
 
-    session = hudi_spark.session()
+    session = hudi_spark.session(s3a_endpoint=s3)
     yield session
     session.stop()
 
@@ -385,3 +401,21 @@ def test_spark_and_python_continue_each_others_tables(spark, tmp_path, table_typ
     assert sorted(tuple(r) for r in got) == expected
     rs = support.snapshot(base).select(ARTIST_COLUMNS).to_pylist()
     assert sorted(tuple(r[c] for c in ARTIST_COLUMNS) for r in rs) == expected
+
+
+@pytest.mark.parametrize("table_type", TABLE_TYPES, ids=["cow", "mor"])
+def test_spark_reads_the_writers_table_on_s3_through_s3a(spark, s3, table_type):
+    from lakehouse.hudi.spark import spark_uri
+
+    uri = f"s3://lake/spark/{table_type.lower()}"
+    t = Built(uri, table_type, "two-fields")
+    t.write("BULK_INSERT", [_row(i, 1, "abc"[i % 3], "x") for i in range(9)])
+    t.write("UPSERT", [_row(i, 2, "abc"[(i + 1) % 3], "moved") for i in range(0, 9, 2)])
+    got = _rows(_load(spark, spark_uri(uri)))
+    options = {"aws_endpoint_url": s3, "aws_allow_http": "true", "aws_region": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    assert got == t.model.expected() == _rows(support.snapshot(uri, storage_options=options))
+    timeline = _meta_client(spark, spark_uri(uri)).getActiveTimeline()
+    assert [
+        i.getTimestamp() for i in timeline.filterCompletedInstants().getInstants()
+    ] == t.instants
