@@ -453,3 +453,31 @@ def test_spark_reads_the_four_moma_tables_the_assets_build(spark, tmp_path):
         ro = _load(spark, base, **{"hoodie.datasource.query.type": "read_optimized"})
         ro_rows = as_spark_reads(tuple(r) for r in ro.select(*columns).collect())
         assert ro_rows == as_spark_reads(table_rows(support.read_optimized(base), table))
+
+
+def test_a_recorded_payload_class_must_match_an_absent_one_is_taken_as_configured(tmp_path):
+    """No JVM: the check Spark's tables (no payload class in hoodie.properties) led to."""
+    from lakehouse.hudi import COMMIT_TIME_PAYLOAD, EVENT_TIME_PAYLOAD, HudiConfigError
+
+    def config(payload):
+        return HudiConfig(TableConfig("t", ("id",), "ts", ("part",), payload_class=payload))
+
+    base = str(tmp_path / "t")
+    HudiTable.open_or_create(base, config(EVENT_TIME_PAYLOAD)).write(
+        pa.Table.from_pylist([_row(1, 1, "a", "x")], schema=SCHEMA), "BULK_INSERT"
+    )
+    with pytest.raises(HudiConfigError, match="hoodie.compaction.payload.class is"):
+        HudiTable.open_or_create(base, config(COMMIT_TIME_PAYLOAD))
+    props = tmp_path / "t" / ".hoodie" / "hoodie.properties"
+    lines = props.read_text().splitlines()
+    props.write_text("\n".join(x for x in lines if "payload.class" not in x) + "\n")
+    HudiTable.open_or_create(base, config(EVENT_TIME_PAYLOAD))
+
+
+def test_an_upsert_with_a_composite_key_precombines_its_batch(tmp_path):
+    """No JVM: composite-key upserts crashed before Spark's tables needed them."""
+    base = str(tmp_path / "t")
+    t = Built(base, "COPY_ON_WRITE", "two-fields")
+    t.write("UPSERT", [_row(1, 1, "a", "old"), _row(1, 2, "a", "new"), _row(2, 1, "b", "x")])
+    assert _rows(support.snapshot(base)) == t.model.expected()
+    assert [r[3] for r in t.model.expected()] == ["new", "x"]
