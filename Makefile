@@ -5,8 +5,8 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-# Debian packages the tests start or build with.
-DEBIAN_PACKAGES := chromium postgresql-15 postgresql-15-wal2json mosquitto openssl g++ nlohmann-json3-dev gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib
+# Debian packages the tests start or build with (Java 17 runs Spark 3.5 with Hudi).
+DEBIAN_PACKAGES := openjdk-17-jre-headless chromium postgresql-15 postgresql-15-wal2json mosquitto openssl g++ nlohmann-json3-dev gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib
 
 LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 DAGSTER_HOME ?= $(LAKEHOUSE_HOME)/dagster
