@@ -5,8 +5,8 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-# Debian packages the tests start or build with.
-DEBIAN_PACKAGES := chromium postgresql-15 postgresql-15-wal2json mosquitto openssl g++ nlohmann-json3-dev gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib
+# Debian packages the tests start or build with (Java 17 runs Spark 3.5 with Hudi).
+DEBIAN_PACKAGES := openjdk-17-jre-headless chromium postgresql-15 postgresql-15-wal2json mosquitto openssl g++ nlohmann-json3-dev gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib
 
 LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 DAGSTER_HOME ?= $(LAKEHOUSE_HOME)/dagster
@@ -26,7 +26,7 @@ test: debian-packages install engines manifest dagster-home lint
 
 install:
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-groups
 
 # Pinned JVM engine artifacts (infra/engines/artifacts.tsv) into .engines/, checksums verified.
 engines:

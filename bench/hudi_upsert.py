@@ -1,6 +1,7 @@
-"""Hudi upsert throughput: the Python writer (CoW and MoR) vs delta-rs merge and DuckDB.
+"""Hudi upsert throughput: the Python writer (CoW and MoR) vs delta-rs merge and DuckDB, and
+Apache Hudi on Spark (local[2], `--spark`).
 
-    uv run python bench/hudi_upsert.py [--rows 1000000] [--changes 100000] [--repeat 3]
+    uv run python bench/hudi_upsert.py [--rows 1000000] [--changes 100000] [--repeat 3] [--spark]
 
 Bulk-inserts `rows` generated CDC rows (MoMA artists shape, partitioned by nationality), then
 applies `changes` CDC events: updates (a tenth of them move partition), inserts and hard deletes.
@@ -183,6 +184,66 @@ class DeltaEngine(Engine):
         return self.out
 
 
+class SparkHudiEngine(Engine):
+    """Apache Hudi 0.15 on Spark 3.5, local[2], through the datasource with the writer's
+    settings (global bloom index moving partitions, event-time payload, hard deletes). The
+    JVM's start-up is timed on its own; the upsert times exclude it."""
+
+    def __init__(self, root: Path, table_type: str, session):
+        super().__init__()
+        self.root, self.table_type, self.spark = root, table_type, session
+        self.pristine = root / f"spark_{table_type.lower()}"
+        self.options = {
+            "hoodie.table.name": "artists",
+            "hoodie.datasource.write.table.type": table_type,
+            "hoodie.datasource.write.recordkey.field": "artist_id",
+            "hoodie.datasource.write.partitionpath.field": "nationality",
+            "hoodie.datasource.write.precombine.field": "__source_ts_ms",
+            "hoodie.datasource.write.hive_style_partitioning": "true",
+            "hoodie.datasource.write.payload.class": (
+                "org.apache.hudi.common.model.DefaultHoodieRecordPayload"
+            ),
+            "hoodie.index.type": "GLOBAL_BLOOM",
+            "hoodie.bloom.index.update.partition.path": "true",
+            "hoodie.metadata.enable": "false",
+            "hoodie.compact.inline": "false",
+            "hoodie.clean.automatic": "false",
+            **{f"hoodie.{op}.shuffle.parallelism": "2"
+               for op in ("upsert", "insert", "bulkinsert", "delete")},
+        }  # fmt: skip
+
+    def _frame(self, data: pa.Table, name: str):
+        import pyarrow.parquet as pq
+
+        path = self.root / f"{name}.parquet"
+        if not path.exists():
+            deleted = pc.equal(data.column("__deleted"), "true")
+            pq.write_table(data.append_column("_hoodie_is_deleted", deleted), path)
+        return self.spark.read.parquet(str(path))
+
+    def _write(self, frame, path: Path, operation: str) -> None:
+        writer = frame.write.format("hudi").mode("append")
+        for key, value in {**self.options, "hoodie.datasource.write.operation": operation}.items():
+            writer = writer.option(key, value)
+        writer.save(str(path))
+
+    def load(self, initial: pa.Table) -> None:
+        frame = self._frame(initial, "initial")
+        self.out["bulk_insert_s"], _ = timed(
+            lambda: self._write(frame, self.pristine, "bulk_insert")
+        )
+
+    def upsert(self, changes: pa.Table, run: int) -> None:
+        path = fresh_copy(self.pristine, run)
+        frame = self._frame(changes, "changes")
+        self.timed_upsert(lambda: self._write(frame, path, "upsert"))
+        self.path = path
+
+    def finish(self) -> dict:
+        self.out["rows"] = self.spark.read.format("hudi").load(str(self.path)).count()
+        return self.out
+
+
 class DuckDBEngine(Engine):
     def __init__(self, root: Path):
         import duckdb
@@ -228,6 +289,7 @@ def main() -> None:
     parser.add_argument(
         "--out", default=str(Path(__file__).parent / "results" / "hudi_upsert.json")
     )
+    parser.add_argument("--spark", action="store_true", help="add Apache Hudi on Spark")
     args = parser.parse_args()
     initial, changes = generate(args.rows, args.changes)
     expected = args.rows + int(args.changes * 0.2) - (args.changes - int(args.changes * 0.9))
@@ -239,6 +301,19 @@ def main() -> None:
                    "delta_rs": DeltaEngine(root), "duckdb": DuckDBEngine(root)}  # fmt: skip
         hudi = [engines["hudi_cow"], engines["hudi_mor"]]
         others = [engines["delta_rs"], engines["duckdb"]]
+        if args.spark:
+            from lakehouse.hudi import spark
+
+            startup, session = timed(
+                lambda: spark.session(extra_conf={"spark.driver.memory": "4g"})
+            )
+            results["spark_startup_s"] = startup
+            for table_type, name in (
+                ("COPY_ON_WRITE", "spark_cow"),
+                ("MERGE_ON_READ", "spark_mor"),
+            ):
+                engines[name] = SparkHudiEngine(root, table_type, session)
+                others.append(engines[name])
         # The Hudi writer's own peak memory first, then the others; then the upsert runs in
         # rounds over all engines, so that load from other processes falls on each alike.
         for engine in hudi:
@@ -256,7 +331,10 @@ def main() -> None:
             results[name]["upsert_s"] = min(results[name]["upsert_runs_s"])
             results[name]["upsert_cpu_s"] = min(results[name]["upsert_runs_cpu_s"])
     finally:
+        if args.spark:
+            session.stop()
         shutil.rmtree(root, ignore_errors=True)
+    startup = results.pop("spark_startup_s", None)
     print(f"{args.rows:,} rows bulk insert, then {args.changes:,} changes "
           f"(70% updates of which 10% move partition, 20% inserts, 10% deletes)")  # fmt: skip
     print(f"{'engine':10} {'bulk rows/s':>12} {'upsert rows/s':>14} {'rows after':>11} "
@@ -290,6 +368,14 @@ def main() -> None:
             )
         ),
     }
+    if startup is not None:
+        # Python writer ÷ Spark, upsert throughput, JVM start-up excluded
+        for kind in ("cow", "mor"):
+            ratios[f"{kind}_upsert_vs_spark"] = (
+                results[f"hudi_{kind}"]["upsert_rows_per_s"]
+                / results[f"spark_{kind}"]["upsert_rows_per_s"]
+            )
+        ratios["spark_jvm_startup_s"] = startup
     for name, value in ratios.items():
         print(f"{name}: {value:.2f}")
     peak = rss_mb()

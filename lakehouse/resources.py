@@ -8,6 +8,8 @@ are registered) and `query_engine` (where federated SQL runs).
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
@@ -20,11 +22,24 @@ from lakehouse.catalog.resources import (
 from lakehouse.cdc.resources import moma_source_from_env
 from lakehouse.dbt.project import DBT_TARGETS, dbt_project
 from lakehouse.dbt.resource import LakehouseDbtCliResource
-from lakehouse.moma.resources import EmrHudiIngest, LocalHudiIngest
+from lakehouse.moma.resources import EmrHudiIngest, LocalHudiIngest, SparkHudiIngest
 from lakehouse.operations.resources import FailureNotifier
 from lakehouse.settings import check_aws_environment, lakehouse_env, lakehouse_home
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
 from lakehouse.warehouse import DuckDBWarehouse, RedshiftWarehouse
+
+HUDI_ENGINES = ("python", "spark")
+
+
+def local_hudi_ingest() -> LocalHudiIngest | SparkHudiIngest:
+    """LAKEHOUSE_HUDI_ENGINE: `python` (the default, the project's writer) or `spark` (the
+    EMR step's spark-submit arguments under local Spark)."""
+    engine = os.environ.get("LAKEHOUSE_HUDI_ENGINE") or "python"
+    if engine not in HUDI_ENGINES:
+        raise ValueError(
+            f"LAKEHOUSE_HUDI_ENGINE={engine!r} is not one of {', '.join(HUDI_ENGINES)}"
+        )
+    return SparkHudiIngest() if engine == "spark" else LocalHudiIngest()
 
 
 def local_resources() -> dict[str, object]:
@@ -34,7 +49,7 @@ def local_resources() -> dict[str, object]:
         "lake": lake,
         "failure_notifier": FailureNotifier(lake=lake),
         "moma_source": moma_source_from_env(),
-        "hudi": LocalHudiIngest(),
+        "hudi": local_hudi_ingest(),
         "dbt": LakehouseDbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["local"]),
         "warehouse": DuckDBWarehouse(path=str(home / "warehouse.duckdb")),
         "catalog": local_catalog(home, lake),

@@ -327,12 +327,17 @@ class HudiTable:
              wanted.keygenerator_class),
             ("hoodie.datasource.write.hive_style_partitioning", stored.hive_style_partitioning,
              wanted.hive_style_partitioning),
-            ("hoodie.compaction.payload.class", stored.payload_class, wanted.payload_class),
             ("hoodie.datasource.write.partitionpath.urlencode", stored.urlencode_partition,
              wanted.urlencode_partition),
             ("hoodie.datasource.write.partitionpath.field", stored.partition_types,
              wanted.partition_types),
         ]  # fmt: skip
+        # Spark's datasource writes with its configured payload but records none in
+        # hoodie.properties; like Hudi's own writers, continue such a table with ours.
+        if self._properties().get("hoodie.compaction.payload.class"):
+            pairs.append(
+                ("hoodie.compaction.payload.class", stored.payload_class, wanted.payload_class)
+            )
         for key, have, want in pairs:
             if have != want:
                 raise HudiConfigError(

@@ -4,6 +4,8 @@
   flags and the `.properties` files under infra/hudi/ (the embedded default).
 - `EmrHudiIngest`: HoodieDeltaStreamer itself, as a spark-submit step on an EMR cluster, built
   from the same `.properties` files.
+- `SparkHudiIngest`: the EMR step's own argument list under local `spark-submit` (`local[2]`),
+  against the local lake or S3 through s3a (`LAKEHOUSE_HUDI_ENGINE=spark`).
 
 Both leave a Hudi commit on the table's timeline; the assets read their metadata from there.
 """
@@ -62,17 +64,11 @@ class LocalHudiIngest(HudiIngest):
         return IngestOutcome("python", committed, result.files)
 
 
-class EmrHudiIngest(HudiIngest):
-    """HoodieDeltaStreamer as an EMR step (command-runner.jar spark-submit), awaited."""
+class HudiStepIngest(HudiIngest):
+    """HoodieDeltaStreamer through spark-submit: the EMR step, built once for every engine
+    that runs it."""
 
-    cluster_id: str
-    region_name: str
     config_prefix: str = "hudi/config"
-    poll_seconds: int = 30
-    timeout_seconds: int = 3 * 3600
-
-    def runner(self) -> EmrJobRunner:
-        return EmrJobRunner(region=self.region_name, check_cluster_every=self.poll_seconds)
 
     def config_keys(self, table: HudiTableDef) -> tuple[str, str]:
         """Where the cluster reads the table's .properties file and its topic's Avro schema."""
@@ -102,6 +98,18 @@ class EmrHudiIngest(HudiIngest):
         )
         return emr_step(job_name(table.qualified, table.table_type, OPERATION), args)
 
+
+class EmrHudiIngest(HudiStepIngest):
+    """HoodieDeltaStreamer as an EMR step (command-runner.jar spark-submit), awaited."""
+
+    cluster_id: str
+    region_name: str
+    poll_seconds: int = 30
+    timeout_seconds: int = 3 * 3600
+
+    def runner(self) -> EmrJobRunner:
+        return EmrJobRunner(region=self.region_name, check_cluster_every=self.poll_seconds)
+
     def ingest(self, table: HudiTableDef, lake: ObjectStore, log) -> IngestOutcome:
         self.upload_config(table, lake)
         step = self.step(table, lake)
@@ -123,3 +131,20 @@ class EmrHudiIngest(HudiIngest):
                 allow_retries=False,
             ) from None
         return IngestOutcome("emr", None, detail={"cluster_id": self.cluster_id, "step": step_id})
+
+
+class SparkHudiIngest(HudiStepIngest):
+    """The EMR step's arguments under local spark-submit (local[2]) with the pinned jars;
+    `s3a_endpoint` (an S3-compatible server) when the lake is on S3."""
+
+    s3a_endpoint: str | None = None
+
+    def ingest(self, table: HudiTableDef, lake: ObjectStore, log) -> IngestOutcome:
+        from lakehouse.hudi import spark
+
+        self.upload_config(table, lake)
+        step = self.step(table, lake)
+        args = spark.local_submit_args(step["HadoopJarStep"]["Args"], self.s3a_endpoint)
+        log.info(f"local spark-submit: {step['Name']}")
+        spark.spark_submit(args)
+        return IngestOutcome("spark", None, detail={"step": step["Name"]})
