@@ -2,11 +2,17 @@
 var, row counts, and which failures are worth retrying."""
 
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
+    DbtCliResource,
+)
 from dagster_dbt import DbtProject as DbtProjectDef
 
 from lakehouse.storage import ObjectStore
@@ -55,18 +61,51 @@ def build_models(
     events = list(invocation.stream())
     yield from with_row_counts(events, invocation.manifest, warehouse)
     if not invocation.is_successful():
-        raise dbt_failure(invocation.get_artifact("run_results.json"))
+        raise dbt_failure(invocation)
 
 
-def dbt_failure(run_results: Mapping[str, Any]) -> dg.Failure:
-    """Failed tests are facts about the data and are not retried; errors may be transient."""
-    failed = [r for r in run_results["results"] if r["status"] in ("fail", "error")]
-    errors = [r for r in failed if r["status"] == "error"]
-    names = ", ".join(r["unique_id"].split(".")[-1] for r in failed)
-    return dg.Failure(
-        f"dbt build failed: {len(failed)} node(s) failed or errored: {names}",
-        allow_retries=bool(errors) or not failed,
-    )
+def run_dbt(dbt: DbtCliResource, args: Sequence[str], **kwargs) -> DbtCliInvocation:
+    """A dbt command outside `dbt build`; a failure carries dbt's message and is retried only
+    when it could succeed on retry."""
+    invocation = dbt.cli(list(args), raise_on_error=False, **kwargs).wait()
+    if not invocation.is_successful():
+        raise dbt_failure(invocation)
+    return invocation
+
+
+# What a retry can cure: the network (Redshift fail-over, dropped connections, throttling) and,
+# locally, another process holding the DuckDB file's single writer lock. Everything else dbt
+# reports (SQL errors, missing relations, failed tests) fails the same way again.
+TRANSIENT = re.compile(
+    r"could not connect|connection (?:refused|reset|timed out|closed|aborted)|timed out|timeout"
+    r"|temporarily unavailable|too many connections|throttl|rate exceeded|ssl syscall"
+    r"|server closed the connection|broken pipe|could not set lock|conflicting lock",
+    re.IGNORECASE,
+)
+
+
+def dbt_failure(invocation: DbtCliInvocation, shown: int = 10) -> dg.Failure:
+    """A dg.Failure naming the failed nodes with dbt's own messages; retried only if transient."""
+    try:
+        results = invocation.get_artifact("run_results.json")["results"]
+    except (OSError, ValueError, KeyError):
+        results = []  # dbt stopped before running any node (a compile or connection error)
+    failed = [r for r in results if r["status"] in ("fail", "error")]
+    nodes = {**invocation.manifest.get("nodes", {}), **invocation.manifest.get("sources", {})}
+    lines = [
+        f"{nodes.get(r['unique_id'], {}).get('name', r['unique_id'])}: "
+        + " ".join((r.get("message") or "").split())
+        for r in failed
+    ]
+    if len(lines) > shown:
+        lines[shown:] = [f"... and {len(lines) - shown} more"]
+    if failed:
+        errors = "\n".join(r.get("message") or "" for r in failed if r["status"] == "error")
+        description = "\n".join([f"dbt failed: {len(failed)} node(s) failed or errored", *lines])
+    else:
+        error = invocation.get_error()
+        errors = description = getattr(error, "description", None) or str(error)
+    return dg.Failure(description=description, allow_retries=bool(TRANSIENT.search(errors)))
 
 
 def with_row_counts(events, manifest: Mapping[str, Any], warehouse: Warehouse):

@@ -5,7 +5,7 @@ import json
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from lakehouse.dbt.assets import OWNERS, LayerTranslator, build_models, dbt_vars
+from lakehouse.dbt.assets import OWNERS, LayerTranslator, build_models, dbt_vars, run_dbt
 from lakehouse.dbt.project import dbt_project
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
@@ -81,16 +81,12 @@ def tickit_external(context: dg.AssetExecutionContext, lake: ObjectStore, dbt: D
         # A malformed file stays malformed: fail now, without retrying.
         raise dg.Failure(str(e), allow_retries=False) from None
     names = " ".join(f"tickit_external.{t}" for t in selected)
-    dbt.cli(
-        [
-            "run-operation",
-            "stage_external_sources",
-            "--args",
-            json.dumps({"select": names}),
-            *dbt_vars(lake),
-        ],
+    run_dbt(
+        dbt,
+        ["run-operation", "stage_external_sources", "--args", json.dumps({"select": names}),
+         *dbt_vars(lake)],
         manifest=dbt_project.manifest_path,
-    ).wait()
+    )  # fmt: skip
     for table in selected:
         yield dg.MaterializeResult(
             asset_key=["tickit_external", table],
