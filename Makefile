@@ -44,17 +44,18 @@ debian-packages:
 manifest:
 	cd dbt_project && $(UV) run dbt parse --quiet
 
-# Every concurrency pool gets one slot: each Hudi table is its own pool, so two runs never
-# commit to one table at once.
-DAGSTER_YAML := telemetry:\n  enabled: false\nnux:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n
-
+# The committed instance configuration (dagster.yaml: run queue limits, per-domain concurrency,
+# one slot per pool, freshness evaluation, telemetry off), then the pools registered with it.
+# An edited copy is kept as dagster.yaml.bak.
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
-	@test -f $(DAGSTER_HOME)/dagster.yaml || printf '$(DAGSTER_YAML)' > $(DAGSTER_HOME)/dagster.yaml
+	@cmp -s dagster.yaml $(DAGSTER_HOME)/dagster.yaml || { \
+	  test ! -f $(DAGSTER_HOME)/dagster.yaml || cp $(DAGSTER_HOME)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml.bak; \
+	  cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml; }
 	$(UV) run python -m lakehouse.operations.pools
 
 print-dagster-yaml:
-	@printf '$(DAGSTER_YAML)'
+	@cat dagster.yaml
 
 # Without a radio or broker, telemetry comes from lakehouse-iot-gen (the last hour of readings
 # from the registered LoRa nodes, built by the gateway's message builder and landed as the

@@ -22,16 +22,19 @@ OWNERS = ["team:data-platform"]
 
 
 class LayerTranslator(DagsterDbtTranslator):
-    """Puts each model in the group of its layer folder (`models/[<domain>/]<layer>/...`)."""
+    """Puts each model in the group of its layer folder (`models/[<domain>/]<layer>/...`), with
+    that layer's freshness policy, which the daemon evaluates (`freshness: enabled`)."""
 
     def __init__(
         self,
         groups: Mapping[str, str],
         automation_condition: dg.AutomationCondition | None = None,
+        freshness: Mapping[str, dg.FreshnessPolicy] | None = None,
     ):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
         self.groups = dict(groups)
         self.automation_condition = automation_condition
+        self.freshness = dict(freshness or {})  # layer folder -> policy
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProjectDef | None
@@ -41,12 +44,12 @@ class LayerTranslator(DagsterDbtTranslator):
         if props["resource_type"] != "model":
             return spec
         (layer,) = [part for part in props["fqn"][1:-1] if part in self.groups]
-        extra = {"automation_condition": self.automation_condition}
-        return spec.replace_attributes(
-            group_name=self.groups[layer],
-            owners=OWNERS,
-            **(extra if self.automation_condition else {}),
-        )
+        extra = {}
+        if self.automation_condition:
+            extra["automation_condition"] = self.automation_condition
+        if layer in self.freshness:
+            extra["freshness_policy"] = self.freshness[layer]
+        return spec.replace_attributes(group_name=self.groups[layer], owners=OWNERS, **extra)
 
 
 def dbt_vars(lake: ObjectStore) -> list[str]:

@@ -5,6 +5,8 @@ current hour is a partition too (end_offset=1), so fresh telemetry loads while i
 Resources: `lake` (the landing zone and the load files) and `warehouse` (DuckDB or Redshift).
 """
 
+import datetime as dt
+
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
@@ -32,6 +34,12 @@ def _failure(e: Exception) -> dg.Failure:
 
 @dg.asset(
     partitions_def=HOURLY,
+    # By 15 minutes past each hour the landing must have been read since the hour began: nodes
+    # report every few seconds, Firehose or the bridge flush within 60 s and the sensor runs
+    # every 30 s, so nothing read by :15 means the flow stopped.
+    freshness_policy=dg.FreshnessPolicy.cron(
+        deadline_cron="15 * * * *", lower_bound_delta=dt.timedelta(minutes=15), timezone="UTC"
+    ),
     group_name="iot_landing",
     owners=OWNERS,
     kinds={"python", "s3"},
@@ -196,13 +204,18 @@ MARTS_AUTOMATION = dg.AutomationCondition.eager().without(
     ~dg.AutomationCondition.any_deps_missing()
 )
 
+# Telemetry arrives every few seconds, so a mart older than an hour means the flow stopped.
+MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=1))
+
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     select="tag:iot",
     retry_policy=NETWORK_RETRY,
-    dagster_dbt_translator=LayerTranslator(DBT_GROUPS, MARTS_AUTOMATION),
+    dagster_dbt_translator=LayerTranslator(
+        DBT_GROUPS, MARTS_AUTOMATION, freshness={"marts": MARTS_FRESHNESS}
+    ),
 )
 def iot_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore, warehouse: Warehouse

@@ -1,5 +1,6 @@
 """TICKIT: raw files -> Spectrum external tables -> dbt staging, intermediate and marts."""
 
+import datetime as dt
 import json
 
 import dagster as dg
@@ -19,6 +20,11 @@ DBT_GROUPS = {
     "intermediate": "tickit_intermediate",
     "marts": "tickit_marts",
 }
+
+# The marts are rebuilt daily at 06:00 UTC; by 07:00 each must have been updated in the last day.
+MARTS_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 7 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone="UTC"
+)
 
 
 class TickitDataConfig(dg.Config):
@@ -103,7 +109,7 @@ def tickit_external(context: dg.AssetExecutionContext, lake: ObjectStore, dbt: D
     project=dbt_project,
     select="tag:tickit",
     retry_policy=NETWORK_RETRY,
-    dagster_dbt_translator=LayerTranslator(DBT_GROUPS),
+    dagster_dbt_translator=LayerTranslator(DBT_GROUPS, freshness={"marts": MARTS_FRESHNESS}),
 )
 def tickit_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore, warehouse: Warehouse
