@@ -3,6 +3,7 @@
 
 import asyncio
 import datetime as dt
+import os
 import subprocess
 import sys
 
@@ -79,3 +80,14 @@ def test_loading_the_code_location_warns_about_nothing_of_ours():
     ours = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
     assert ours == ""
+
+
+def test_a_run_process_under_dagster_dev_does_not_parse_the_dbt_project():
+    # `dagster dev` sets DAGSTER_IS_DEV_CLI for the run processes it launches; the manifest that
+    # `make manifest` built must be used as it is, not parsed again at every run's start.
+    manifest = REPO_ROOT / "dbt_project" / "target" / "manifest.json"
+    before = manifest.stat().st_mtime_ns
+    env = {**os.environ, "DAGSTER_IS_DEV_CLI": "1"}
+    subprocess.run([sys.executable, "-c", "import lakehouse.definitions"], cwd=REPO_ROOT, env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    assert manifest.stat().st_mtime_ns == before

@@ -15,13 +15,17 @@ from lakehouse.dbt.project import dbt_project
 from lakehouse.iot import pipeline
 from lakehouse.iot.tables import DIMENSIONS
 from lakehouse.run_policy import NETWORK_RETRY
+from lakehouse.settings import telemetry_start
 from lakehouse.storage import ObjectStore
 from lakehouse.warehouse import Warehouse
 
 # Loads into the warehouse run one at a time (the instance gives each pool one slot): a DuckDB
 # file has a single writer, and deduplication against loaded partitions assumes serial loads.
 POOL = "iot_warehouse_loads"
-HOURLY = dg.HourlyPartitionsDefinition(start_date="2020-01-01-00:00", end_offset=1)
+# Partitions start with the deployment's first telemetry (LAKEHOUSE_TELEMETRY_START).
+HOURLY = dg.HourlyPartitionsDefinition(
+    start_date=telemetry_start().strftime("%Y-%m-%d-%H:%M"), timezone="UTC", end_offset=1
+)
 DIMENSION_KEYS = {t.name: dg.AssetKey(["sensor", t.name]) for t in DIMENSIONS}
 MESSAGE_KEY = dg.AssetKey(["sensor", "message"])
 QUARANTINE_KEY = dg.AssetKey("sensor_messages_quarantine")
