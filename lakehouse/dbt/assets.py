@@ -28,7 +28,9 @@ class LayerTranslator(DagsterDbtTranslator):
     def __init__(
         self,
         groups: Mapping[str, str],
-        automation_condition: dg.AutomationCondition | None = None,
+        automation_condition: dg.AutomationCondition
+        | Mapping[str, dg.AutomationCondition]
+        | None = None,
         freshness: Mapping[str, dg.FreshnessPolicy] | None = None,
     ):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
@@ -45,8 +47,11 @@ class LayerTranslator(DagsterDbtTranslator):
             return spec
         (layer,) = [part for part in props["fqn"][1:-1] if part in self.groups]
         extra = {}
-        if self.automation_condition:
-            extra["automation_condition"] = self.automation_condition
+        condition = self.automation_condition
+        if isinstance(condition, Mapping):  # by materialization: view, table, ...
+            condition = condition.get(props["config"]["materialized"])
+        if condition:
+            extra["automation_condition"] = condition
         if layer in self.freshness:
             extra["freshness_policy"] = self.freshness[layer]
         return spec.replace_attributes(group_name=self.groups[layer], owners=OWNERS, **extra)
@@ -102,12 +107,14 @@ def dbt_failure(invocation: DbtCliInvocation, shown: int = 10) -> dg.Failure:
     ]
     if len(lines) > shown:
         lines[shown:] = [f"... and {len(lines) - shown} more"]
-    if failed:
-        errors = "\n".join(r.get("message") or "" for r in failed if r["status"] == "error")
-        description = "\n".join([f"dbt failed: {len(failed)} node(s) failed or errored", *lines])
-    else:
+    errors = "\n".join(r.get("message") or "" for r in failed if r["status"] == "error")
+    description = "\n".join([f"dbt failed: {len(failed)} node(s) failed or errored", *lines])
+    if not failed or not all(r.get("message") for r in failed):
+        # A macro (run-operation) or dbt itself failing leaves its message only in the log.
         error = invocation.get_error()
-        errors = description = getattr(error, "description", None) or str(error)
+        logged = getattr(error, "description", None) or str(error)
+        errors += "\n" + logged
+        description = f"{description}\n{logged}" if failed else logged
     return dg.Failure(description=description, allow_retries=bool(TRANSIENT.search(errors)))
 
 
