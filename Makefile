@@ -14,6 +14,12 @@ export LAKEHOUSE_HOME DAGSTER_HOME
 HOST ?= 127.0.0.1
 PORT ?= 3000
 UV := uv
+# `make demo` installs and runs without the dev group (pytest, moto, playwright, ...): only what
+# the lakehouse needs. --inexact leaves an existing test set-up in place.
+UV_GROUPS ?=
+demo materialize ui: UV_GROUPS := --no-dev
+UV_SYNC_FLAGS = $(if $(UV_GROUPS),$(UV_GROUPS) --inexact,--all-groups)
+RUN = $(UV) run $(UV_GROUPS)
 
 ENGINE_TIERS ?=
 
@@ -22,15 +28,15 @@ ENGINE_TIERS ?=
 demo: install manifest dagster-home materialize ui
 
 test: debian-packages install engines manifest dagster-home lint
-	$(UV) run pytest
+	$(RUN) pytest
 
 install:
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --all-groups
+	$(UV) sync --frozen $(UV_SYNC_FLAGS)
 
 # Pinned JVM engine artifacts (infra/engines/artifacts.tsv) into .engines/, checksums verified.
 engines:
-	$(UV) run python -m lakehouse.engines fetch $(foreach t,$(ENGINE_TIERS),--tier $(t))
+	$(RUN) python -m lakehouse.engines fetch $(foreach t,$(ENGINE_TIERS),--tier $(t))
 
 debian-packages:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -42,37 +48,38 @@ debian-packages:
 
 # dagster-dbt reads the dbt manifest when the code location loads.
 manifest:
-	cd dbt_project && $(UV) run dbt parse --quiet
+	cd dbt_project && $(RUN) dbt parse --quiet
 
-# Every concurrency pool gets one slot: each Hudi table is its own pool, so two runs never
-# commit to one table at once.
-DAGSTER_YAML := telemetry:\n  enabled: false\nnux:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n
-
+# The committed instance configuration (dagster.yaml: run queue limits, per-domain concurrency,
+# one slot per pool, freshness evaluation, telemetry off), then the pools registered with it.
+# An edited copy is kept as dagster.yaml.bak.
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
-	@test -f $(DAGSTER_HOME)/dagster.yaml || printf '$(DAGSTER_YAML)' > $(DAGSTER_HOME)/dagster.yaml
-	$(UV) run python -m lakehouse.operations.pools
+	@cmp -s dagster.yaml $(DAGSTER_HOME)/dagster.yaml || { \
+	  test ! -f $(DAGSTER_HOME)/dagster.yaml || cp $(DAGSTER_HOME)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml.bak; \
+	  cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml; }
+	$(RUN) python -m lakehouse.operations.pools
 
 print-dagster-yaml:
-	@printf '$(DAGSTER_YAML)'
+	@cat dagster.yaml
 
 # Without a radio or broker, telemetry comes from lakehouse-iot-gen (the last hour of readings
 # from the registered LoRa nodes, built by the gateway's message builder and landed as the
 # bridge would). lakehouse-materialize then runs every asset, each landed telemetry hour too.
 materialize:
-	$(UV) run lakehouse-iot-gen --if-empty --minutes 60
-	$(UV) run lakehouse-materialize
+	$(RUN) lakehouse-iot-gen --if-empty --minutes 60
+	$(RUN) lakehouse-materialize
 
 ui:
 	@echo "Dagster UI: http://$(HOST):$(PORT)  (Ctrl-C stops it)"
-	$(UV) run dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+	$(RUN) dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 lint:
-	$(UV) run ruff check .
-	$(UV) run ruff format --check .
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
 
 bench: install manifest
-	$(UV) run python bench/tickit_materialize.py
+	$(RUN) python bench/tickit_materialize.py
 
 clean:
 	rm -rf .lakehouse dbt_project/target dbt_project/logs

@@ -4,11 +4,13 @@ import dagster as dg
 
 from lakehouse import catalog, cdc, iot, moma, operations, tickit
 from lakehouse.resources import resources_for_env
+from lakehouse.run_policy import domain
 
 rebuild_everything = dg.define_asset_job(
     "rebuild_everything",
     selection=dg.AssetSelection.all(),
     description="Materializes every asset of the lakehouse, from raw data to marts.",
+    tags=domain("all"),
 )
 
 defs = dg.Definitions.merge(

@@ -1,5 +1,7 @@
 """Run policy shared by every domain: how steps that cross a network are retried."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 # S3, Redshift, Glue, MQTT and PostgreSQL fail transiently (throttling, fail-overs, dropped
@@ -11,3 +13,21 @@ NETWORK_RETRY = dg.RetryPolicy(
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )
+
+
+# Every run names its domain; the instance (dagster.yaml) runs one run per domain at a time.
+DOMAIN_TAG = "lakehouse/domain"
+WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+
+
+def domain(name: str) -> dict[str, str]:
+    return {DOMAIN_TAG: name}
+
+
+def waiting_runs(
+    context: dg.SensorEvaluationContext | dg.ScheduleEvaluationContext, tags: Mapping[str, str]
+) -> list[dg.DagsterRun]:
+    """Runs with these tags that have not started: a newer request joins them, never queues
+    behind them. With one run per domain in progress, an asset has at most one run queued and
+    one in progress, however fast requests come."""
+    return list(context.instance.get_runs(dg.RunsFilter(statuses=WAITING, tags=dict(tags))))

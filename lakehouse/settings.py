@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -52,3 +53,25 @@ def check_aws_environment() -> None:
             "LAKEHOUSE_ENV=aws needs these environment variables, which are not set: "
             + ", ".join(missing)
         )
+
+
+TELEMETRY_START_VARIABLE = "LAKEHOUSE_TELEMETRY_START"
+# The first telemetry this deployment landed: hourly partitions start here, not decades before.
+DEFAULT_TELEMETRY_START = "2026-11-01"
+
+
+def telemetry_start() -> datetime.datetime:
+    """LAKEHOUSE_TELEMETRY_START (a UTC day `YYYY-MM-DD` or hour `YYYY-MM-DD-HH:00`)."""
+    value = (os.environ.get(TELEMETRY_START_VARIABLE) or DEFAULT_TELEMETRY_START).strip()
+    for fmt in ("%Y-%m-%d-%H:%M", "%Y-%m-%d"):
+        try:
+            start = datetime.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        if start.minute:
+            break
+        return start.replace(tzinfo=datetime.UTC)
+    raise LakehouseConfigError(
+        f"{TELEMETRY_START_VARIABLE}={value!r} is not a UTC day (YYYY-MM-DD) or hour "
+        "(YYYY-MM-DD-HH:00)"
+    )

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from tests.support.paths import REPO_ROOT
 
@@ -53,7 +54,8 @@ def two_runs(tmp_path, instance_yaml: str) -> list[tuple[float, float]]:
 
 
 def test_makefile_instance_gives_every_pool_one_slot():
-    assert "concurrency:\n  pools:\n    default_limit: 1\n" in makefile_instance_config()
+    config = yaml.safe_load(makefile_instance_config())
+    assert config["concurrency"]["pools"]["default_limit"] == 1
 
 
 @pytest.mark.timeout(600)

@@ -16,6 +16,7 @@ import dagster as dg
 
 from lakehouse.cdc.assets import RAW_CDC_KEYS, RAW_CDC_TOPICS
 from lakehouse.cdc.sink import parse_object_key, topic_prefix
+from lakehouse.run_policy import domain, waiting_runs
 from lakehouse.sensing import ObjectCursor, scan
 from lakehouse.storage import ObjectInfo, ObjectStore
 
@@ -65,6 +66,10 @@ def build_raw_cdc_sensor(
     )
     def raw_cdc_sensor(context: dg.SensorEvaluationContext, lake: ObjectStore):
         objects = list_topic_objects(lake, topics)
+        # Listed before the check: a run still queued now starts later and reads these objects
+        # too. The cursor stays put, so whatever it does not read is requested next time.
+        if waiting_runs(context, {"dagster/sensor_name": name}):
+            return dg.SkipReason("a run is still queued; new objects wait for the next run")
         fresh, after = scan(
             objects,
             ObjectCursor.from_json(context.cursor),
@@ -83,6 +88,7 @@ def build_raw_cdc_sensor(
             run_key=hashlib.sha256(identity.encode()).hexdigest()[:24],
             run_config=run_config_fn(fresh) if run_config_fn else {},
             tags={
+                **domain("moma"),
                 "lakehouse/raw_cdc_topics": ",".join(fresh_topics),
                 "lakehouse/raw_cdc_objects": str(len(fresh)),
             },

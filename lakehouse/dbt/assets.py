@@ -2,11 +2,17 @@
 var, row counts, and which failures are worth retrying."""
 
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
+    DbtCliResource,
+)
 from dagster_dbt import DbtProject as DbtProjectDef
 
 from lakehouse.storage import ObjectStore
@@ -16,16 +22,21 @@ OWNERS = ["team:data-platform"]
 
 
 class LayerTranslator(DagsterDbtTranslator):
-    """Puts each model in the group of its layer folder (`models/[<domain>/]<layer>/...`)."""
+    """Puts each model in the group of its layer folder (`models/[<domain>/]<layer>/...`), with
+    that layer's freshness policy, which the daemon evaluates (`freshness: enabled`)."""
 
     def __init__(
         self,
         groups: Mapping[str, str],
-        automation_condition: dg.AutomationCondition | None = None,
+        automation_condition: dg.AutomationCondition
+        | Mapping[str, dg.AutomationCondition]
+        | None = None,
+        freshness: Mapping[str, dg.FreshnessPolicy] | None = None,
     ):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
         self.groups = dict(groups)
         self.automation_condition = automation_condition
+        self.freshness = dict(freshness or {})  # layer folder -> policy
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProjectDef | None
@@ -35,12 +46,15 @@ class LayerTranslator(DagsterDbtTranslator):
         if props["resource_type"] != "model":
             return spec
         (layer,) = [part for part in props["fqn"][1:-1] if part in self.groups]
-        extra = {"automation_condition": self.automation_condition}
-        return spec.replace_attributes(
-            group_name=self.groups[layer],
-            owners=OWNERS,
-            **(extra if self.automation_condition else {}),
-        )
+        extra = {}
+        condition = self.automation_condition
+        if isinstance(condition, Mapping):  # by materialization: view, table, ...
+            condition = condition.get(props["config"]["materialized"])
+        if condition:
+            extra["automation_condition"] = condition
+        if layer in self.freshness:
+            extra["freshness_policy"] = self.freshness[layer]
+        return spec.replace_attributes(group_name=self.groups[layer], owners=OWNERS, **extra)
 
 
 def dbt_vars(lake: ObjectStore) -> list[str]:
@@ -55,18 +69,53 @@ def build_models(
     events = list(invocation.stream())
     yield from with_row_counts(events, invocation.manifest, warehouse)
     if not invocation.is_successful():
-        raise dbt_failure(invocation.get_artifact("run_results.json"))
+        raise dbt_failure(invocation)
 
 
-def dbt_failure(run_results: Mapping[str, Any]) -> dg.Failure:
-    """Failed tests are facts about the data and are not retried; errors may be transient."""
-    failed = [r for r in run_results["results"] if r["status"] in ("fail", "error")]
-    errors = [r for r in failed if r["status"] == "error"]
-    names = ", ".join(r["unique_id"].split(".")[-1] for r in failed)
-    return dg.Failure(
-        f"dbt build failed: {len(failed)} node(s) failed or errored: {names}",
-        allow_retries=bool(errors) or not failed,
-    )
+def run_dbt(dbt: DbtCliResource, args: Sequence[str], **kwargs) -> DbtCliInvocation:
+    """A dbt command outside `dbt build`; a failure carries dbt's message and is retried only
+    when it could succeed on retry."""
+    invocation = dbt.cli(list(args), raise_on_error=False, **kwargs).wait()
+    if not invocation.is_successful():
+        raise dbt_failure(invocation)
+    return invocation
+
+
+# What a retry can cure: the network (Redshift fail-over, dropped connections, throttling) and,
+# locally, another process holding the DuckDB file's single writer lock. Everything else dbt
+# reports (SQL errors, missing relations, failed tests) fails the same way again.
+TRANSIENT = re.compile(
+    r"could not connect|connection (?:refused|reset|timed out|closed|aborted)|timed out|timeout"
+    r"|temporarily unavailable|too many connections|throttl|rate exceeded|ssl syscall"
+    r"|server closed the connection|broken pipe|could not set lock|conflicting lock",
+    re.IGNORECASE,
+)
+
+
+def dbt_failure(invocation: DbtCliInvocation, shown: int = 10) -> dg.Failure:
+    """A dg.Failure naming the failed nodes with dbt's own messages; retried only if transient."""
+    try:
+        results = invocation.get_artifact("run_results.json")["results"]
+    except (OSError, ValueError, KeyError):
+        results = []  # dbt stopped before running any node (a compile or connection error)
+    failed = [r for r in results if r["status"] in ("fail", "error")]
+    nodes = {**invocation.manifest.get("nodes", {}), **invocation.manifest.get("sources", {})}
+    lines = [
+        f"{nodes.get(r['unique_id'], {}).get('name', r['unique_id'])}: "
+        + " ".join((r.get("message") or "").split())
+        for r in failed
+    ]
+    if len(lines) > shown:
+        lines[shown:] = [f"... and {len(lines) - shown} more"]
+    errors = "\n".join(r.get("message") or "" for r in failed if r["status"] == "error")
+    description = "\n".join([f"dbt failed: {len(failed)} node(s) failed or errored", *lines])
+    if not failed or not all(r.get("message") for r in failed):
+        # A macro (run-operation) or dbt itself failing leaves its message only in the log.
+        error = invocation.get_error()
+        logged = getattr(error, "description", None) or str(error)
+        errors += "\n" + logged
+        description = f"{description}\n{logged}" if failed else logged
+    return dg.Failure(description=description, allow_retries=bool(TRANSIENT.search(errors)))
 
 
 def with_row_counts(events, manifest: Mapping[str, Any], warehouse: Warehouse):

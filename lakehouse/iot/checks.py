@@ -1,15 +1,10 @@
-"""Checks on telemetry: the star schema's join grain, message-id uniqueness, the freshness of
-the raw landing and of the marts."""
-
-import datetime as dt
+"""Checks on telemetry: the star schema's join grain and message-id uniqueness. (Freshness of
+the landing and the marts is their FreshnessPolicy, in lakehouse/iot/assets.py.)"""
 
 import dagster as dg
 
-from lakehouse.iot.assets import DIMENSION_KEYS, iot_dbt_models, sensor_messages_raw
+from lakehouse.iot.assets import DIMENSION_KEYS
 from lakehouse.warehouse import Warehouse
-
-MARTS = ["sensor_msg_detail", "sensor_msg_count", "sensor_avg_temp", "sensor_avg_temp_current",
-         "sensor_hourly", "message_latency"]  # fmt: skip
 
 
 @dg.asset_check(
@@ -53,28 +48,3 @@ def unique_message_ids(warehouse: Warehouse) -> dg.AssetCheckResult:
         passed=not duplicated,
         metadata={"duplicated": dg.MetadataValue.json({m: n for m, n in duplicated})},
     )
-
-
-# Telemetry arrives every few seconds, so a mart older than an hour means the flow stopped.
-iot_marts_freshness_checks = dg.build_last_update_freshness_checks(
-    assets=[k for k in iot_dbt_models.keys if k.path[-1] in MARTS],
-    lower_bound_delta=dt.timedelta(hours=1),
-    severity=dg.AssetCheckSeverity.WARN,
-)
-
-# Raw telemetry: by 15 minutes past each hour, that hour's partition must have been read. Nodes
-# report every few seconds, Firehose or the bridge flush within 60 s and the sensor runs every
-# 30 s, so a missing partition at :15 means the flow stopped.
-raw_telemetry_freshness_checks = dg.build_time_partition_freshness_checks(
-    assets=[sensor_messages_raw],
-    deadline_cron="15 * * * *",
-    timezone="UTC",
-    severity=dg.AssetCheckSeverity.WARN,
-)
-
-iot_marts_freshness = dg.build_sensor_for_freshness_checks(
-    freshness_checks=[*iot_marts_freshness_checks, *raw_telemetry_freshness_checks],
-    name="iot_marts_freshness",
-    minimum_interval_seconds=600,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)

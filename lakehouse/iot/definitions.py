@@ -12,24 +12,13 @@ from lakehouse.iot.assets import (
     sensor_messages,
     sensor_messages_raw,
 )
-from lakehouse.iot.checks import (
-    iot_marts_freshness,
-    iot_marts_freshness_checks,
-    one_installed_event_per_sensor,
-    raw_telemetry_freshness_checks,
-    unique_message_ids,
-)
+from lakehouse.iot.checks import one_installed_event_per_sensor, unique_message_ids
 from lakehouse.iot.jobs import iot_marts_automation, iot_marts_job, iot_partition_job
 from lakehouse.iot.sensors import sensor_messages_landed
 
 defs = dg.Definitions(
     assets=[sensor_messages_raw, sensor_messages, message, sensor_dimensions, iot_dbt_models],
-    asset_checks=[
-        one_installed_event_per_sensor,
-        unique_message_ids,
-        *iot_marts_freshness_checks,
-        *raw_telemetry_freshness_checks,
-    ],
+    asset_checks=[one_installed_event_per_sensor, unique_message_ids],
     jobs=[iot_partition_job, iot_marts_job],
-    sensors=[sensor_messages_landed, iot_marts_freshness, iot_marts_automation],
+    sensors=[sensor_messages_landed, iot_marts_automation],
 )

@@ -1,11 +1,12 @@
 """TICKIT: raw files -> Spectrum external tables -> dbt staging, intermediate and marts."""
 
+import datetime as dt
 import json
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from lakehouse.dbt.assets import OWNERS, LayerTranslator, build_models, dbt_vars
+from lakehouse.dbt.assets import OWNERS, LayerTranslator, build_models, dbt_vars, run_dbt
 from lakehouse.dbt.project import dbt_project
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
@@ -19,6 +20,11 @@ DBT_GROUPS = {
     "intermediate": "tickit_intermediate",
     "marts": "tickit_marts",
 }
+
+# The marts are rebuilt daily at 06:00 UTC; by 07:00 each must have been updated in the last day.
+MARTS_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 7 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone="UTC"
+)
 
 
 class TickitDataConfig(dg.Config):
@@ -81,16 +87,12 @@ def tickit_external(context: dg.AssetExecutionContext, lake: ObjectStore, dbt: D
         # A malformed file stays malformed: fail now, without retrying.
         raise dg.Failure(str(e), allow_retries=False) from None
     names = " ".join(f"tickit_external.{t}" for t in selected)
-    dbt.cli(
-        [
-            "run-operation",
-            "stage_external_sources",
-            "--args",
-            json.dumps({"select": names}),
-            *dbt_vars(lake),
-        ],
+    run_dbt(
+        dbt,
+        ["run-operation", "stage_external_sources", "--args", json.dumps({"select": names}),
+         *dbt_vars(lake)],
         manifest=dbt_project.manifest_path,
-    ).wait()
+    )  # fmt: skip
     for table in selected:
         yield dg.MaterializeResult(
             asset_key=["tickit_external", table],
@@ -107,7 +109,7 @@ def tickit_external(context: dg.AssetExecutionContext, lake: ObjectStore, dbt: D
     project=dbt_project,
     select="tag:tickit",
     retry_policy=NETWORK_RETRY,
-    dagster_dbt_translator=LayerTranslator(DBT_GROUPS),
+    dagster_dbt_translator=LayerTranslator(DBT_GROUPS, freshness={"marts": MARTS_FRESHNESS}),
 )
 def tickit_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore, warehouse: Warehouse

@@ -2,6 +2,7 @@ import os
 
 import dagster as dg
 
+from lakehouse.run_policy import domain
 from lakehouse.settings import LakehouseConfigError
 from lakehouse.tickit.assets import tickit_dbt_models
 
@@ -10,6 +11,7 @@ tickit_models_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(tickit_dbt_models),
     description="Rebuilds the TICKIT dbt models (staging views, personas and marts) and runs "
     "their dbt tests.",
+    tags=domain("tickit"),
 )
 
 MARTS_CRON_VARIABLE = "LAKEHOUSE_TICKIT_MARTS_CRON"

@@ -3,6 +3,7 @@ import json
 
 import dagster as dg
 
+from lakehouse.run_policy import domain, waiting_runs
 from lakehouse.storage import ObjectStore
 from lakehouse.tickit.assets import tickit_dbt_models
 from lakehouse.tickit.tables import TABLES
@@ -23,6 +24,9 @@ def external_key(table: str) -> dg.AssetKey:
     | dg.AssetSelection.assets(tickit_dbt_models),
 )
 def tickit_raw_files(context: dg.SensorEvaluationContext, lake: ObjectStore):
+    if waiting_runs(context, {"dagster/sensor_name": "tickit_raw_files"}):
+        # It stages whatever files are there when it starts.
+        return dg.SkipReason("a run is still queued; it will stage the newest files")
     stale = {}
     for table in TABLES:
         newest = max(
@@ -42,5 +46,5 @@ def tickit_raw_files(context: dg.SensorEvaluationContext, lake: ObjectStore):
     return dg.RunRequest(
         run_key=run_key,
         asset_selection=[external_key(t) for t in stale] + list(tickit_dbt_models.keys),
-        tags={"lakehouse/stale_tables": ",".join(sorted(stale))},
+        tags={**domain("tickit"), "lakehouse/stale_tables": ",".join(sorted(stale))},
     )

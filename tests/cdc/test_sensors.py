@@ -28,7 +28,9 @@ def sensor(**kw):
 
 def tick(sensor_def, lake, cursor):
     """One evaluation: (result, cursor after it)."""
-    with dg.build_sensor_context(cursor=cursor, resources={"lake": lake}) as context:
+    with dg.build_sensor_context(
+        cursor=cursor, resources={"lake": lake}, instance=dg.DagsterInstance.ephemeral()
+    ) as context:
         result = sensor_def(context)
         return result, context.cursor
 
@@ -49,7 +51,8 @@ def test_cursor_through_new_unchanged_out_of_order_rewritten_and_deleted(tmp_pat
 
     result, cursor = tick(s, lake, None)  # first tick: everything, oldest first
     assert isinstance(result, dg.RunRequest)
-    assert result.tags == {"lakehouse/raw_cdc_topics": f"{A},{W}", "lakehouse/raw_cdc_objects": "3"}
+    assert result.tags == {"lakehouse/domain": "moma", "lakehouse/raw_cdc_topics": f"{A},{W}",
+                           "lakehouse/raw_cdc_objects": "3"}  # fmt: skip
     assert cursor == (
         f'{{"seen":{{"{k0}":[{T0},3],"{k3}":[{T0 + 5},4],"{w0}":[{T0 + 5},2]}},'
         f'"watermark_ms":{T0 + 5}}}'
@@ -73,7 +76,8 @@ def test_cursor_through_new_unchanged_out_of_order_rewritten_and_deleted(tmp_pat
     # An object rewritten after the cursor (the capture re-writing an uncommitted object).
     put(lake, k0, b"abcdef", T0 + 20)
     result, cursor = tick(s, lake, cursor)
-    assert result.tags == {"lakehouse/raw_cdc_topics": A, "lakehouse/raw_cdc_objects": "1"}
+    assert result.tags == {"lakehouse/domain": "moma", "lakehouse/raw_cdc_topics": A,
+                           "lakehouse/raw_cdc_objects": "1"}  # fmt: skip
     assert cursor == (
         f'{{"seen":{{"{k0}":[{T0 + 20},6],"{k2}":[{T0 + 1},4],"{k3}":[{T0 + 5},4],'
         f'"{w0}":[{T0 + 5},2]}},"watermark_ms":{T0 + 20}}}'
@@ -196,7 +200,8 @@ def test_against_s3_every_page_rewrites_and_deletes(monkeypatch):
         assert isinstance(result, dg.SkipReason) == same_second
         lake.put_bytes(rewritten, b"rewritten with other content")
         result, cursor3 = tick(s, lake, cursor2)
-        assert result.tags == {"lakehouse/raw_cdc_topics": A, "lakehouse/raw_cdc_objects": "1"}
+        assert result.tags == {"lakehouse/domain": "moma", "lakehouse/raw_cdc_topics": A,
+                           "lakehouse/raw_cdc_objects": "1"}  # fmt: skip
         assert json.loads(cursor3)["seen"][rewritten][1] == len(b"rewritten with other content")
 
         lake.delete(object_key(W, 10_000))

@@ -1,6 +1,8 @@
 """The telemetry domain as Dagster sees it: partitions, metadata policy and the automation that
 carries new partitions to the marts."""
 
+import datetime as dt
+
 import dagster as dg
 
 from lakehouse.definitions import defs
@@ -35,25 +37,30 @@ def test_materialize_plan_runs_partitions_between_the_rest_and_the_marts():
     assert not (before & after) and not skipped
 
 
-def test_a_new_message_partition_requests_the_marts():
+def test_new_telemetry_needs_no_dbt_run_and_the_hourly_table_refreshes_every_ten_minutes():
     instance = dg.DagsterInstance.ephemeral()
     marts = dg.AssetSelection.assets(iot_dbt_models)
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=marts)
+    start = dt.datetime(2026, 11, 23, 8, 1, tzinfo=dt.UTC)
+
+    def evaluate(cursor, minutes):
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=marts, cursor=cursor,
+            evaluation_time=start + dt.timedelta(minutes=minutes),
+        )  # fmt: skip
+        requested = {r.key.to_user_string() for r in result.results if r.true_subset.size}
+        return requested, result.cursor
+
+    _, cursor = evaluate(None, 0)
     for key in iot_dbt_models.keys:  # the marts exist and are up to date
         instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
-    quiet = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, asset_selection=marts, cursor=first.cursor
-    )
-    assert quiet.total_requested == 0
+    requested, cursor = evaluate(cursor, 1)
+    assert requested == set()
     instance.report_runless_asset_event(
         dg.AssetMaterialization(asset_key=MESSAGE_KEY, partition="2026-11-23-08:00")
     )
-    after = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, asset_selection=marts, cursor=quiet.cursor
-    )
-    requested = {r.key.to_user_string() for r in after.results if r.true_subset.size}
-    # Everything that reads sensor.message, in one request; not the models that do not.
-    assert requested == {
-        "stg_sensor__messages", "sensor_msg_detail", "sensor_msg_count", "sensor_avg_temp",
-        "sensor_avg_temp_current", "message_latency",
-    }  # fmt: skip
+    # A new telemetry partition: the views read it live, so no dbt run is requested.
+    requested, cursor = evaluate(cursor, 2)
+    assert requested == set()
+    # The 08:10 tick: the one table is rebuilt, the views are not.
+    requested, cursor = evaluate(cursor, 10)
+    assert requested == {"sensor_hourly"}

@@ -26,7 +26,9 @@ def put(lake, key, mtime):
 
 
 def tick(lake, cursor=None):
-    context = dg.build_sensor_context(cursor=cursor, resources={"lake": lake})
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"lake": lake}, instance=dg.DagsterInstance.ephemeral()
+    )
     result = sensor_messages_landed(context)
     return result, context.cursor
 

@@ -29,7 +29,10 @@ def test_requests_staging_of_new_and_replaced_files_only(tmp_path):
     assert isinstance(request, dg.RunRequest)
     externals = {dg.AssetKey(["tickit_external", t]) for t in TABLES}
     assert set(request.asset_selection) == externals | set(tickit_dbt_models.keys)
-    assert request.tags == {"lakehouse/stale_tables": ",".join(sorted(TABLES))}
+    assert request.tags == {
+        "lakehouse/domain": "tickit",
+        "lakehouse/stale_tables": ",".join(sorted(TABLES)),
+    }
     assert tick(instance, lake).run_key == request.run_key  # same files, same run key
 
     time.sleep(0.01)
@@ -41,4 +44,4 @@ def test_requests_staging_of_new_and_replaced_files_only(tmp_path):
     request = tick(instance, lake)
     assert dg.AssetKey(["tickit_external", "sale"]) in request.asset_selection
     assert not externals - {dg.AssetKey(["tickit_external", "sale"])} & set(request.asset_selection)
-    assert request.tags == {"lakehouse/stale_tables": "sale"}
+    assert request.tags == {"lakehouse/domain": "tickit", "lakehouse/stale_tables": "sale"}
