@@ -74,6 +74,25 @@ def postgresql_catalog(port: int, database: str, user: str, password: str) -> di
     }
 
 
+def lakehouse_catalogs(
+    endpoint: str,
+    region: str,
+    key: str,
+    secret: str,
+    postgres_port: int,
+    database: str,
+    user: str,
+    password: str,
+) -> dict[str, dict]:
+    """The catalogs a Trino on EMR has for this project: `hive` and `hudi` on Glue over S3 (both
+    at `endpoint`), `postgresql` on the moma source database."""
+    return {
+        "hive": glue_catalog("hive", endpoint, region, key, secret),
+        "hudi": glue_catalog("hudi", endpoint, region, key, secret),
+        "postgresql": postgresql_catalog(postgres_port, database, user, password),
+    }
+
+
 def _properties(values: Mapping[str, str]) -> str:
     return "".join(f"{k}={v}\n" for k, v in values.items())
 
@@ -226,3 +245,37 @@ def trino_server(
         if os.environ.get("LAKEHOUSE_KEEP_TRINO_LOG"):
             print(log_path.read_text(errors="replace")[-20000:])
         shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serves the pinned Trino until Ctrl-C, for pointing LAKEHOUSE_ENV=aws at it by hand."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.support.trino", description=main.__doc__)
+    parser.add_argument("--endpoint", required=True, help="S3 and Glue endpoint, e.g. moto_server")
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--pg-database", default="moma")
+    parser.add_argument("--pg-user", default="postgres")
+    args = parser.parse_args(argv)
+    env = os.environ
+    catalogs = lakehouse_catalogs(
+        args.endpoint, args.region, env.get("AWS_ACCESS_KEY_ID", ""),
+        env.get("AWS_SECRET_ACCESS_KEY", ""), args.pg_port, args.pg_database, args.pg_user,
+        env.get("PGPASSWORD", ""),
+    )  # fmt: skip
+    with trino_server(catalogs) as server:
+        print(f"export LAKEHOUSE_ENV=aws TRINO_HOST=127.0.0.1 TRINO_PORT={server.http_port} "
+              f"TRINO_HTTP_SCHEME=http TRINO_USER={USER}", flush=True)  # fmt: skip
+        print(f"# HTTPS: TRINO_PORT={server.https_port} TRINO_HTTP_SCHEME=https "
+              f"TRINO_CA_BUNDLE={server.ca_cert} and TRINO_PASSWORD (tests.support.trino)",
+              flush=True)  # fmt: skip
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -13,7 +13,7 @@ import pytest
 from lakehouse.catalog.glue import GlueCatalog
 from tests.support.moto import CREDENTIALS, moto_server
 from tests.support.postgres import SUPERUSER, SUPERUSER_PASSWORD, PostgresServer, postgres_server
-from tests.support.trino import TrinoServer, glue_catalog, postgresql_catalog, trino_server
+from tests.support.trino import TrinoServer, lakehouse_catalogs, trino_server
 
 REGION = CREDENTIALS["AWS_REGION"]
 BUCKET = "lake"
@@ -57,13 +57,8 @@ def stack():
                 Bucket=BUCKET
             )
             key, secret = CREDENTIALS["AWS_ACCESS_KEY_ID"], CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
-            catalogs = {
-                "hive": glue_catalog("hive", endpoint, REGION, key, secret),
-                "hudi": glue_catalog("hudi", endpoint, REGION, key, secret),
-                "postgresql": postgresql_catalog(
-                    pg.port, MOMA_DATABASE, SUPERUSER, SUPERUSER_PASSWORD
-                ),  # fmt: skip
-            }
+            catalogs = lakehouse_catalogs(endpoint, REGION, key, secret, pg.port, MOMA_DATABASE,
+                                          SUPERUSER, SUPERUSER_PASSWORD)  # fmt: skip
             with trino_server(catalogs) as trino:
                 yield Stack(endpoint, pg, trino)
     finally:
