@@ -9,6 +9,7 @@ function of the seed, N and the rows before it.
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, replace
 
@@ -153,8 +154,10 @@ def generate_rows(artists: int, artworks: int, seed: int) -> dict[str, list[dict
     rows_a += [artist_row(rng, i) for i in pool[: artists - len(rows_a)]]
     # Popular artists have many works, as in the collection (a few thousand per top artist).
     weights = [1.0 / (rank + 1) ** 0.8 for rank in range(len(rows_a))]
+    # Accumulated once: choices(weights=...) would redo it per artwork (the same draws).
+    cumulative = list(itertools.accumulate(weights))
     ids = rng.sample(range(3, max(220_000, 2 * artworks)), artworks)
-    rows_w = [artwork_row(rng, i, rng.choices(rows_a, weights)[0]) for i in ids]
+    rows_w = [artwork_row(rng, i, rng.choices(rows_a, cum_weights=cumulative)[0]) for i in ids]
     return {ARTISTS.qualified: rows_a, ARTWORKS.qualified: rows_w}
 
 
