@@ -15,8 +15,8 @@ import pytest
 
 from lakehouse.catalog.hudi import READ_OPTIMIZED, REALTIME, HudiState
 from lakehouse.catalog.local import LocalCatalog
-from tests.catalog.test_hudi_sync import SEQUENCE, batch, make_table, oracle, sorted_rows
-from tests.hudi import crash
+from tests.catalog.test_hudi_sync import SEQUENCE, batch, make_table, sorted_rows
+from tests.hudi import crash, support
 from tests.trino.conftest import BUCKET
 
 TYPES = ("COPY_ON_WRITE", "MERGE_ON_READ")
@@ -49,9 +49,14 @@ def duckdb_rows(catalog: LocalCatalog, spec) -> list[tuple]:
         return con.execute(f'select {columns} from "{spec.database}"."{spec.name}"').fetchall()
 
 
-def hudi_rs_rows(base: Path, query: str, spec) -> list[tuple]:
+def hudi_rs_rows(base, query: str, spec, storage_options: dict | None = None) -> list[tuple]:
     names = [c.name for c in spec.columns + spec.partition_keys]
-    return [tuple(r[c] for c in names) for r in oracle(str(base), query).to_pylist()]
+    options = {"storage_options": storage_options} if storage_options else {}
+    if query == READ_OPTIMIZED:
+        rows = support.read_optimized(str(base), **options)
+    else:
+        rows = support.snapshot(str(base), **options)
+    return [tuple(r[c] for c in names) for r in rows.to_pylist()]
 
 
 def check_commit(stack, base: Path, database: str, local: LocalCatalog, stale: list) -> dict:
