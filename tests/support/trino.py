@@ -209,6 +209,9 @@ def trino_server(
         "query.max-memory": "384MB",
         "query.max-memory-per-node": "384MB",
         "task.concurrency": "2",
+        # One node on loopback: on a loaded machine a late heartbeat to itself would take the
+        # only worker out of service (NO_NODES_AVAILABLE) until the next one.
+        "failure-detector.enabled": "false",
         "http-server.https.enabled": "true",
         "http-server.https.port": str(https_port),
         "http-server.https.keystore.path": str(keystore),
