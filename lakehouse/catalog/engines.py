@@ -1,9 +1,11 @@
 """SQL engines over the catalog (resource key `query_engine`): Trino in AWS, DuckDB locally.
 
-Queries are written once, in Trino's dialect and with Trino's catalog names (`hive.<db>.<table>`
-for lake tables, `postgresql.public.<table>` for the live source), and transpiled by sqlglot
-for DuckDB, which attaches the same names: the warehouse file as `hive`, the source database
-(or its embedded replica) as `postgresql`.
+Queries are written once, in Trino's dialect and with Trino's catalog names (`hudi.<db>.<table>`
+for the Hudi tables, `hive.<db>.<table>` for other lake tables, `postgresql.public.<table>` for
+the live source), and transpiled by sqlglot for DuckDB, which attaches the same names: the
+warehouse file as `hive` (`hudi` names it too), the source database (or its embedded replica)
+as `postgresql`. Trino's hive catalog refuses Hudi tables ("Cannot query Hudi table"), so the
+SQL names the hudi catalog for them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from lakehouse.catalog.local import WarehouseLockedError
 from lakehouse.catalog.spec import check_identifier
 
 LAKE_CATALOG = "hive"
+HUDI_CATALOG = "hudi"  # Trino's Hudi connector, on the same metastore as `hive`
 SOURCE_CATALOG = "postgresql"
 SOURCE_SCHEMA = "public"
 
@@ -49,9 +52,14 @@ class QueryEngine(dg.ConfigurableResource):
 
 
 def to_dialect(sql: str, dialect: str) -> str:
+    """The SQL for `dialect`; outside Trino, the `hudi` catalog is the lake's `hive` one."""
     if dialect == "trino":
         return sql
-    return sqlglot.transpile(sql, read="trino", write=dialect)[0]
+    tree = sqlglot.parse_one(sql, read="trino")
+    for table in tree.find_all(sqlglot.exp.Table):
+        if table.catalog == HUDI_CATALOG:
+            table.set("catalog", sqlglot.exp.to_identifier(LAKE_CATALOG))
+    return tree.sql(dialect=dialect)
 
 
 def _sql_string(value: str) -> str:
@@ -221,11 +229,38 @@ class TrinoEngine(QueryEngine):
 
     def query(self, sql: str, source_tables: Mapping[str, pa.Table] | None = None) -> list[tuple]:
         # Trino reaches the source through its own postgresql catalog; no stand-ins.
+        import requests
+        import trino
+
         con = self.connect()
+        where = f"Trino at {self.http_scheme}://{self.host}:{self.port}"
         try:
             cursor = con.cursor()
             cursor.execute(sql)
             return [tuple(row) for row in cursor.fetchall()]
+        except trino.exceptions.TrinoQueryError as e:
+            # A missing catalog, schema or table, or SQL Trino rejects: retrying cannot help.
+            raise QueryEngineError(
+                f"{where} rejected the query: {e.error_name}: {e.message}"
+            ) from None
+        except trino.exceptions.HttpError as e:
+            if str(e).startswith("error 401"):
+                raise QueryEngineError(
+                    f"{where} refused the credentials of user {self.user!r} (HTTP 401): check "
+                    "TRINO_USER and TRINO_PASSWORD"
+                ) from None
+            raise
+        except (requests.exceptions.SSLError, trino.exceptions.TrinoConnectionError) as e:
+            tls = e if isinstance(e, requests.exceptions.SSLError) else e.__context__
+            if not isinstance(tls, requests.exceptions.SSLError):
+                raise  # unreachable or reset: the retry policy decides
+            found = re.search(r"\[SSL: [^\]]+\][^'\")]*", str(tls))
+            reason = found.group(0) if found else str(tls).splitlines()[0]
+            raise QueryEngineError(
+                f"TLS with {where} failed: the server's certificate is not trusted (set "
+                "TRINO_CA_BUNDLE to its CA) or the port does not speak TLS (check TRINO_PORT "
+                f"and TRINO_HTTP_SCHEME): {reason[:300]}"
+            ) from None
         finally:
             con.close()
 

@@ -1,7 +1,7 @@
 """Federated queries: the live `moma` PostgreSQL source joined with the lake's Hudi tables.
 
 Each query is written once in Trino's dialect (Trino runs it in AWS, over its `postgresql` and
-Glue-backed `hive` catalogs; DuckDB runs the sqlglot transpilation locally). The result lands in
+Glue-backed `hudi` catalogs; DuckDB runs the sqlglot transpilation locally). The result lands in
 the lake as Parquet under `federated/<name>/` and is registered as `federated.<name>`.
 Locally without MOMA_SOURCE_DSN the source is the embedded replica derived from the raw CDC
 topics, and the metadata says so.
@@ -58,7 +58,7 @@ SELECT a.nationality,
        count(*) AS artworks,
        count(DISTINCT a.artist_id) AS artists
 FROM postgresql.public.artists AS a
-JOIN hive.moma_cow.artworks AS w ON w.artist_id = a.artist_id
+JOIN hudi.moma_cow.artworks AS w ON w.artist_id = a.artist_id
 WHERE coalesce(w."__deleted", 'false') <> 'true'
 GROUP BY a.nationality
 ORDER BY artworks DESC, a.nationality
@@ -80,9 +80,10 @@ WITH source AS (
     FROM postgresql.public.artists
     GROUP BY 1
 ), lake AS (
-    -- Hudi keeps an empty partition value as NULL (partition __HIVE_DEFAULT_PARTITION__).
-    SELECT coalesce(l.nationality, '') AS nationality, count(*) AS artists
-    FROM hive.moma_cow.artists AS l
+    -- Hudi keeps an empty partition value as NULL (partition __HIVE_DEFAULT_PARTITION__),
+    -- which Trino's Hudi connector reads as the text '\\N' and DuckDB as NULL.
+    SELECT coalesce(nullif(l.nationality, '\\N'), '') AS nationality, count(*) AS artists
+    FROM hudi.moma_cow.artists AS l
     WHERE coalesce(l."__deleted", 'false') <> 'true'
     GROUP BY 1
 )

@@ -25,7 +25,7 @@ def storage_descriptor(spec: TableSpec, location: str) -> dict:
     storage = spec.storage
     return {
         "Columns": _columns(spec.columns),
-        "Location": location,
+        "Location": spec.catalog_location(location),
         "InputFormat": storage.input_format,
         "OutputFormat": storage.output_format,
         "SerdeInfo": {

@@ -28,7 +28,7 @@ def hive_ddl(spec: TableSpec) -> str:
         lines.append(f"WITH SERDEPROPERTIES ({_properties(serde)})")
     lines.append(f"STORED AS INPUTFORMAT {_quote(storage.input_format)}")
     lines.append(f"  OUTPUTFORMAT {_quote(storage.output_format)}")
-    lines.append(f"LOCATION {_quote(spec.location)}")
+    lines.append(f"LOCATION {_quote(spec.catalog_location())}")
     props = storage.table_parameters + spec.properties
     if props:
         lines.append(f"TBLPROPERTIES ({_properties(props)})")

@@ -20,7 +20,7 @@ class Format(Enum):
     PARQUET = "parquet"
     HUDI_COW = "hudi_cow"  # also the read-optimized view of a MoR table (`_ro`)
     HUDI_MOR_RT = "hudi_mor_rt"  # snapshot of a MoR table, base files merged with logs (`_rt`)
-    TEXT_PIPE = "text_pipe"  # pipe-delimited text with one header line (OpenCSVSerde)
+    TEXT_PIPE = "text_pipe"  # pipe-delimited text with one header line (LazySimpleSerDe)
     JSON_GZIP = "json_gzip"  # gzip JSON lines
 
 
@@ -58,8 +58,10 @@ STORAGE = {
     Format.TEXT_PIPE: StorageFormat(
         TEXT_INPUT,
         TEXT_OUTPUT,
-        "org.apache.hadoop.hive.serde2.OpenCSVSerde",
-        serde_parameters=(("separatorChar", "|"),),
+        # LazySimpleSerDe reads typed columns (Trino, Spectrum, Athena); with OpenCSVSerde
+        # Trino reads every column as varchar.
+        "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+        serde_parameters=(("field.delim", "|"), ("serialization.format", "|")),
         table_parameters=(("classification", "csv"), ("skip.header.line.count", "1")),
     ),
     Format.JSON_GZIP: StorageFormat(
@@ -69,6 +71,8 @@ STORAGE = {
         table_parameters=(("classification", "json"), ("compressionType", "gzip")),
     ),
 }
+
+HUDI_FORMATS = (Format.HUDI_COW, Format.HUDI_MOR_RT)
 
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,127}")
 _PRIMITIVE = re.compile(
@@ -96,7 +100,9 @@ def check_hive_type(type_: str, column: str) -> str:
     normalized = type_.strip().lower()
     if not _PRIMITIVE.fullmatch(normalized):
         raise CatalogError(f"column {column!r}: unsupported Hive type {type_!r}")
-    return normalized
+    # Hive's DDL takes `integer` for `int`, but Glue stores the name as given and Trino's Hive
+    # type parser refuses `integer` when it reads the table.
+    return "int" if normalized == "integer" else normalized
 
 
 def check_partition_value(value: str, key: str) -> str:
@@ -188,6 +194,13 @@ class TableSpec:
         """The same table with table properties set (e.g. the last synced commit)."""
         kept = tuple((k, v) for k, v in self.properties if k not in changes)
         return replace(self, properties=kept + tuple(changes.items()))
+
+    def catalog_location(self, location: str | None = None) -> str:
+        """The table's (or a partition's) location as catalogs register it. Hudi's hive sync
+        registers base and partition paths without a trailing '/', and Trino's Hudi connector
+        refuses one that ends in '/' ("File location cannot end with '/'")."""
+        location = self.location if location is None else location
+        return location.rstrip("/") if self.format in HUDI_FORMATS else location
 
     def partition_location(self, values: tuple[str, ...]) -> str:
         """Directory of a partition: <location>key=value/... (Hive style) or <location>value/..."""

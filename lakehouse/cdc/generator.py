@@ -9,6 +9,7 @@ function of the seed, N and the rows before it.
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, replace
 
@@ -146,12 +147,17 @@ def generate_rows(artists: int, artworks: int, seed: int) -> dict[str, list[dict
     names = ARTISTS.column_names
     rows_a = [dict(zip(names, r, strict=True)) for r in SHOWCASE_ARTISTS]
     taken = {r["artist_id"] for r in rows_a}
-    pool = [i for i in rng.sample(range(2, 70_000), artists + len(taken)) if i not in taken]
+    # Ids as sparse as the collection's; wider ranges only for benchmark sizes (past 35k
+    # artists, 110k artworks), so smaller runs draw the same ids as before.
+    upper = max(70_000, 2 * (artists + len(taken)))
+    pool = [i for i in rng.sample(range(2, upper), artists + len(taken)) if i not in taken]
     rows_a += [artist_row(rng, i) for i in pool[: artists - len(rows_a)]]
     # Popular artists have many works, as in the collection (a few thousand per top artist).
     weights = [1.0 / (rank + 1) ** 0.8 for rank in range(len(rows_a))]
-    ids = rng.sample(range(3, 220_000), artworks)
-    rows_w = [artwork_row(rng, i, rng.choices(rows_a, weights)[0]) for i in ids]
+    # Accumulated once: choices(weights=...) would redo it per artwork (the same draws).
+    cumulative = list(itertools.accumulate(weights))
+    ids = rng.sample(range(3, max(220_000, 2 * artworks)), artworks)
+    rows_w = [artwork_row(rng, i, rng.choices(rows_a, cum_weights=cumulative)[0]) for i in ids]
     return {ARTISTS.qualified: rows_a, ARTWORKS.qualified: rows_w}
 
 

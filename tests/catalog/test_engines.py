@@ -100,19 +100,19 @@ def expected_source_vs_lake(artists: list[dict], lake_artists: list[dict]) -> li
 
 
 def trino_catalogs(artists: list[dict], artworks: list[dict]) -> duckdb.DuckDBPyConnection:
-    """The coordinator's view: catalogs `postgresql` (the source) and `hive` (the lake)."""
+    """The coordinator's view: catalogs `postgresql` (the source) and `hudi` (the lake)."""
     con = duckdb.connect()
     con.execute("attach ':memory:' as postgresql")
     con.execute("create schema postgresql.public")
     con.execute("create table postgresql.public.artists (artist_id int, nationality varchar)")
     con.executemany("insert into postgresql.public.artists values (?, ?)",
                     [[a["artist_id"], a["nationality"]] for a in artists])  # fmt: skip
-    con.execute("attach ':memory:' as hive")
-    con.execute("create schema hive.moma_cow")
-    con.execute('create table hive.moma_cow.artworks (artwork_id int, artist_id int, '
+    con.execute("attach ':memory:' as hudi")
+    con.execute("create schema hudi.moma_cow")
+    con.execute('create table hudi.moma_cow.artworks (artwork_id int, artist_id int, '
                 '"__deleted" varchar)')  # fmt: skip
     con.executemany(
-        "insert into hive.moma_cow.artworks values (?, ?, ?)",
+        "insert into hudi.moma_cow.artworks values (?, ?, ?)",
         [[w["artwork_id"], w["artist_id"], w["__deleted"]] for w in artworks],
     )
     return con

@@ -225,7 +225,9 @@ def test_glue_lists_exactly_the_live_partitions(tmp_path, glue, table_type):
         assert [c["Name"] for c in sd["Columns"]][-2:] == ["v", "__deleted"]
         assert got["PartitionKeys"] == [{"Name": "part", "Type": "string"}]
         for p in client.get_partitions(DatabaseName=database, TableName=name)["Partitions"]:
-            assert p["StorageDescriptor"]["Location"] == f"{base}/part={p['Values'][0]}/"
+            # As Hudi's hive sync registers it: no trailing '/' (Trino's Hudi connector
+            # refuses one).
+            assert p["StorageDescriptor"]["Location"] == f"{base}/part={p['Values'][0]}"
 
 
 def test_the_aws_sync_asset_reads_the_table_in_s3_and_registers_it_in_glue(glue, monkeypatch):
@@ -267,9 +269,9 @@ def test_the_aws_sync_asset_reads_the_table_in_s3_and_registers_it_in_glue(glue,
     assert catalog.partitions(spec) == {("Dutch",), ("American",), ("German",)}
     client = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
     got = client.get_table(DatabaseName="moma_mor", Name="artists_rt")["Table"]
-    assert got["StorageDescriptor"]["Location"] == "s3://acme-lake/prod/hudi/moma_mor/artists/"
+    assert got["StorageDescriptor"]["Location"] == "s3://acme-lake/prod/hudi/moma_mor/artists"
     parts = client.get_partitions(DatabaseName="moma_mor", TableName="artists_rt")["Partitions"]
     assert {p["StorageDescriptor"]["Location"] for p in parts} == {
-        f"s3://acme-lake/prod/hudi/moma_mor/artists/nationality={n}/"
+        f"s3://acme-lake/prod/hudi/moma_mor/artists/nationality={n}"
         for n in ("Dutch", "American", "German")
     }

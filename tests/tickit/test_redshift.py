@@ -85,8 +85,8 @@ def test_external_schema_and_tables_ddl(staging_statements):
         '    "eventid" int,\n    "dateid" int,\n    "qtysold" smallint,\n'
         '    "pricepaid" decimal(8,2),\n    "commission" decimal(8,2),\n'
         '    "saletime" timestamp\n)\n'
-        "row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde' "
-        "with serdeproperties ('separatorChar'='|')\n"
+        "row format delimited fields terminated by '|'\n"
+        "stored as textfile\n"
         "location 's3://acme-lake/prod/raw_tickit_data/sale/'\n"
         "table properties ('skip.header.line.count'='1')"
     )
