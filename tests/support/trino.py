@@ -17,13 +17,13 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lakehouse import engines
-from lakehouse.catalog.engines import TrinoEngine
+from lakehouse.catalog.engines import QueryEngineError, TrinoEngine
 from tests.support.mosquitto import CertificateAuthority
 from tests.support.ports import free_port
 
@@ -149,20 +149,24 @@ def _wait_started(port: int, proc: subprocess.Popen, log: Path, timeout: float) 
         time.sleep(0.5)
 
 
-def _wait_for_a_worker(server: TrinoServer, timeout: float) -> None:
-    """The coordinator answers before it has announced itself as a worker; until then queries
-    fail with NO_NODES_AVAILABLE."""
-    import trino
-
+def _wait_for_a_worker(server: TrinoServer, catalogs: Iterable[str], timeout: float) -> None:
+    """The coordinator answers before it has announced itself, and each catalog, as a worker;
+    until then queries fail with NO_NODES_AVAILABLE. Wait until every catalog answers."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            server.engine().query("SELECT 1")
-            return
-        except trino.exceptions.TrinoQueryError as e:
-            if e.error_name != "NO_NODES_AVAILABLE" or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    for catalog in ("system", *catalogs):
+        while True:
+            try:
+                server.engine().query(
+                    f'SELECT count(*) FROM "{catalog}".information_schema.schemata'
+                )
+                break
+            except QueryEngineError as e:
+                if "NO_NODES_AVAILABLE" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    # Metadata queries run on the coordinator; table scans need the coordinator's node manager
+    # to list this node as serving the catalog, which it refreshes every 5 s from announcements.
+    time.sleep(6)
 
 
 @contextmanager
@@ -235,7 +239,7 @@ def trino_server(
     try:
         _wait_started(http_port, proc, log_path, timeout)
         server = TrinoServer(http_port, https_port, root, ca.cert, 0.0)
-        _wait_for_a_worker(server, timeout)
+        _wait_for_a_worker(server, catalogs, timeout)
         yield replace(server, startup_seconds=time.monotonic() - started)
     finally:
         proc.terminate()
