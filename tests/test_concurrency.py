@@ -27,6 +27,8 @@ def two_runs(tmp_path, instance_yaml: str) -> list[tuple[float, float]]:
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(instance_yaml)
     journal = tmp_path / "journal.txt"
+    # The raw topic exists but holds nothing yet; a missing source folder is an error.
+    (tmp_path / "lake" / "topics" / "moma.public.artists" / "partition=0").mkdir(parents=True)
     env = {**os.environ, "DAGSTER_HOME": str(home), "SLOW_HUDI_LAKE": str(tmp_path / "lake"),
            "SLOW_HUDI_JOURNAL": str(journal)}  # fmt: skip
     cmd = [sys.executable, "-m", "dagster", "asset", "materialize",
