@@ -10,19 +10,13 @@ from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions
 from lakehouse.hudi.cli import main
 from lakehouse.hudi.emr import PROPS_DIR
 from tests.hudi import support
-from tests.support.moto import CREDENTIALS, moto_server
+from tests.support.moto import CREDENTIALS, moto_lake
 
 
 @pytest.fixture(scope="module")
 def s3():
-    with moto_server() as endpoint:
-        mp = pytest.MonkeyPatch()
-        for key, value in CREDENTIALS.items():
-            mp.setenv(key, value)
-        mp.setenv("AWS_ENDPOINT_URL", endpoint)
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="lake")
+    with moto_lake() as endpoint:
         yield endpoint
-        mp.undo()
 
 
 def _reader_options(endpoint: str) -> dict:

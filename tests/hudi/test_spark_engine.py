@@ -9,14 +9,13 @@ timeline classes must then parse every instant and metadata file the writer left
 
 from __future__ import annotations
 
-import boto3
 import pyarrow as pa
 import pytest
 
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions
 from tests.hudi import support
 from tests.hudi.crash import Crash, crash_before
-from tests.support.moto import CREDENTIALS, moto_server
+from tests.support.moto import moto_lake
 
 SCHEMA = pa.schema(
     [("id", pa.int64()), ("id2", pa.int64()), ("ts", pa.int64()), ("part", pa.string()),
@@ -109,14 +108,8 @@ def built(tmp_path_factory) -> dict[tuple[str, str], Built]:
 @pytest.fixture(scope="module")
 def s3():
     """moto_server on loopback, its credentials in the environment before the JVM starts."""
-    with moto_server() as endpoint:
-        mp = pytest.MonkeyPatch()
-        for key, value in CREDENTIALS.items():
-            mp.setenv(key, value)
-        mp.setenv("AWS_ENDPOINT_URL", endpoint)
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="lake")
+    with moto_lake() as endpoint:
         yield endpoint
-        mp.undo()
 
 
 @pytest.fixture(scope="module")

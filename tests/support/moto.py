@@ -37,3 +37,22 @@ def moto_server() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextmanager
+def moto_lake(bucket: str = "lake") -> Iterator[str]:
+    """moto_server with its credentials and endpoint in the environment (set before any client,
+    or a JVM, starts) and an empty `bucket`; yields the endpoint."""
+    import boto3
+    import pytest
+
+    with moto_server() as endpoint:
+        mp = pytest.MonkeyPatch()
+        for key, value in CREDENTIALS.items():
+            mp.setenv(key, value)
+        mp.setenv("AWS_ENDPOINT_URL", endpoint)
+        try:
+            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+            yield endpoint
+        finally:
+            mp.undo()
