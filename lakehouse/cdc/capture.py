@@ -3,15 +3,19 @@
 The slot is created over a replication connection with CREATE_REPLICATION_SLOT ... (SNAPSHOT
 'export'), and the snapshot is read in a transaction that imports that exported snapshot, so it
 is exactly the database state at the slot's consistent point: no change is missed or seen twice
-at the seam. Changes are then streamed with START_REPLICATION through the `wal2json` output
-plugin (Debian package postgresql-15-wal2json), which the server decodes while the capture
-writes. psycopg 3 has no client for the streaming replication protocol, so this part uses
-psycopg2's. The slot's confirmed position is reported (standby status feedback) only up to
-transactions whose changes are all in committed objects; after a crash the server sends the
-rest again and the sink skips what its checkpoint already holds.
+at the seam. Changes are then streamed with START_REPLICATION through an output plugin, which the
+server decodes while the capture writes: `pgoutput` (built into PostgreSQL, Debezium's default;
+decoded by `pgoutput.py`, streaming the publication `publication` names, which is created or
+checked here as Debezium's `publication.autocreate.mode` says) or `wal2json` (Debian package
+postgresql-15-wal2json). Both give the same values, so the objects are the same bytes. psycopg 3
+has no client for the streaming replication protocol, so this part uses psycopg2's. The slot's
+confirmed position is reported (standby status feedback) only up to transactions whose changes
+are all in committed objects; after a crash the server sends the rest again and the sink skips
+what its checkpoint already holds.
 
 `--once` stops at a barrier: a non-transactional logical message it writes to the WAL when it
-starts. Transactions that committed before it are decoded before it, so they are all captured.
+starts (pgoutput sends it with its `messages` option, PostgreSQL 14+). Transactions that committed
+before it are decoded before it, so they are all captured.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import psycopg2
@@ -35,9 +39,10 @@ import psycopg2.extras
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from lakehouse.cdc import pgoutput
 from lakehouse.cdc.records import row_values
 from lakehouse.cdc.sink import CaptureReport, CdcSink, TopicState
-from lakehouse.cdc.tables import CdcError, Column, Table
+from lakehouse.cdc.tables import CdcError, Column, Table, check_identifier
 from lakehouse.storage import ObjectStore
 
 try:  # parses wal2json's output about twice as fast; present through dagster-dbt and trino
@@ -49,7 +54,9 @@ log = logging.getLogger(__name__)
 
 SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
 SNAPSHOT_NAME = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
-PLUGIN = "wal2json"
+PLUGINS = ("pgoutput", "wal2json")
+# Debezium's publication.autocreate.mode values.
+AUTOCREATE_MODES = ("all_tables", "disabled", "filtered")
 BARRIER_PREFIX = "lakehouse-cdc"
 SLOT_BUSY_WAIT_S = 15
 # Placeholder Debezium writes for an unchanged TOASTed value an update does not carry.
@@ -65,9 +72,13 @@ def format_lsn(lsn: int) -> str:
     return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
 
 
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def parse_timestamp_ms(text: str) -> int:
-    """wal2json's commit timestamp ('2026-11-23 06:13:15.202346+00') in epoch milliseconds."""
-    return int(datetime.fromisoformat(text).timestamp() * 1000)
+    """wal2json's commit timestamp ('2026-11-23 06:13:15.202346+00') in epoch milliseconds,
+    truncated as Debezium does (in integers: a float product can round a millisecond up)."""
+    return (datetime.fromisoformat(text) - UNIX_EPOCH) // timedelta(milliseconds=1)
 
 
 def describe_dsn(dsn: str) -> str:
@@ -100,6 +111,9 @@ class CaptureSettings:
     fmt: str = "unwrapped"
     once: bool = False
     poll_interval_ms: int = 500
+    plugin: str = "pgoutput"  # Debezium's plugin.name
+    publication: str = "dbz_publication"  # publication.name (pgoutput only)
+    publication_autocreate: str = "all_tables"  # publication.autocreate.mode
 
 
 def check_server(conn: psycopg.Connection, where: str) -> None:
@@ -158,6 +172,92 @@ def describe_table(conn: psycopg.Connection, schema: str, name: str, db: str) ->
     return Table(schema, name, columns, key).check()
 
 
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def ensure_publication(conn: psycopg.Connection, name: str, mode: str,
+                       tables: list[Table]) -> None:  # fmt: skip
+    """Creates or narrows the publication as Debezium's publication.autocreate.mode says, then
+    checks that it publishes every row and column of every captured table."""
+    ident = sql.Identifier(check_identifier(name, "publication name"))
+    listed = sql.SQL(", ").join(t.ident() for t in tables)
+    captured = {(t.schema, t.name) for t in tables}
+
+    def published() -> set[tuple[str, str]]:
+        return set(
+            conn.execute(
+                "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s",
+                [name],
+            ).fetchall()
+        )
+
+    query = "SELECT puballtables, pubinsert, pubupdate, pubdelete FROM pg_publication " \
+            "WHERE pubname = %s"  # fmt: skip
+    row = conn.execute(query, [name]).fetchone()
+    statement = None
+    if row is None:
+        if mode == "disabled":
+            raise CdcError(
+                f"publication {name!r} does not exist and publication.autocreate.mode is "
+                f"disabled; create it (CREATE PUBLICATION {name} FOR TABLE ...) or use "
+                "all_tables or filtered"
+            )
+        if mode == "all_tables":
+            statement = sql.SQL("CREATE PUBLICATION {} FOR ALL TABLES").format(ident)
+        else:
+            statement = sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(ident, listed)
+    elif mode == "filtered":
+        if row[0]:
+            raise CdcError(
+                f"publication {name!r} is FOR ALL TABLES, which publication.autocreate.mode="
+                "filtered cannot narrow to the captured tables; use all_tables or another "
+                "publication name"
+            )
+        if published() != captured:
+            statement = sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(ident, listed)
+    if statement is not None:
+        try:
+            conn.execute(statement)
+        except psycopg.Error as e:
+            detail = _first_line(e)
+            raise CdcError(f"cannot create or alter publication {name!r}: {detail}") from None
+        log.info("publication %s: %s", name, statement.as_string(conn))
+        row = conn.execute(query, [name]).fetchone()
+    missing = [op for op, on in zip(("insert", "update", "delete"), row[1:], strict=True) if not on]
+    if missing:
+        raise CdcError(
+            f"publication {name!r} does not publish {', '.join(missing)}, so those changes "
+            f"would be lost (ALTER PUBLICATION {name} SET (publish = 'insert, update, delete'))"
+        )
+    uncovered = sorted(f"{s}.{t}" for s, t in captured - published())
+    if uncovered:
+        raise CdcError(
+            f"publication {name!r} does not cover table(s) {', '.join(uncovered)} "
+            f"(ALTER PUBLICATION {name} ADD TABLE ..., or publication.autocreate.mode=filtered)"
+        )
+    if conn.info.server_version >= 150000:  # row filters and column lists came in 15
+        for schema, table, attnames, rowfilter in conn.execute(
+            "SELECT schemaname, tablename, attnames, rowfilter FROM pg_publication_tables "
+            "WHERE pubname = %s",
+            [name],
+        ):
+            t = next((t for t in tables if (t.schema, t.name) == (schema, table)), None)
+            if t is None:
+                continue
+            if rowfilter is not None:
+                raise CdcError(
+                    f"publication {name!r} publishes only some rows of table {t.qualified} "
+                    f"(WHERE {rowfilter}); the capture needs every row"
+                )
+            left_out = [c for c in t.column_names if c not in (attnames or ())]
+            if left_out:
+                raise CdcError(
+                    f"publication {name!r} leaves column(s) {', '.join(left_out)} of table "
+                    f"{t.qualified} out of its column list; the capture needs every column"
+                )
+
+
 @dataclass
 class _Tx:
     commit_lsn: int
@@ -174,6 +274,14 @@ class PostgresCapture:
                 f"--slot {settings.slot!r} is not a valid replication slot name "
                 "(lower-case letters, digits and _; at most 63)"
             )
+        if settings.plugin not in PLUGINS:
+            raise CdcError(f"--plugin {settings.plugin!r} is not one of {', '.join(PLUGINS)}")
+        if settings.publication_autocreate not in AUTOCREATE_MODES:
+            raise CdcError(
+                f"publication autocreate mode {settings.publication_autocreate!r} is not one of "
+                f"{', '.join(AUTOCREATE_MODES)}"
+            )
+        check_identifier(settings.publication, "publication name")
         self.s = settings
         self.store = store
         self.stop = stop or threading.Event()
@@ -229,10 +337,15 @@ class PostgresCapture:
                 "SELECT plugin, database FROM pg_replication_slots WHERE slot_name = %s",
                 [self.s.slot],
             ).fetchone()
-            if slot is not None and slot[0] != PLUGIN:
+            if slot is not None and slot[0] != self.s.plugin:
                 raise CdcError(
-                    f"replication slot {self.s.slot!r} uses plugin {slot[0]!r}, not {PLUGIN}"
+                    f"replication slot {self.s.slot!r} uses plugin {slot[0]!r}, not {self.s.plugin}"
                 )
+            if self.s.plugin == "pgoutput":
+                # Before the slot: pgoutput reads the publication as of each change's WAL
+                # position, so it must exist before the first change the slot decodes.
+                ensure_publication(conn, self.s.publication, self.s.publication_autocreate,
+                                   tables)  # fmt: skip
             if slot is not None and slot[1] != self.db:
                 raise CdcError(
                     f"replication slot {self.s.slot!r} belongs to database {slot[1]!r}, "
@@ -288,14 +401,15 @@ class PostgresCapture:
         sink.save()  # before the slot exists, so a crash leaves a slot we know is ours
         with connect(self.s.dsn, autocommit=True, replication="database") as repl:
             try:
+                plugin = self.s.plugin  # one of PLUGINS
                 row = repl.execute(
-                    f"CREATE_REPLICATION_SLOT {self.s.slot} LOGICAL {PLUGIN} (SNAPSHOT 'export')"
+                    f"CREATE_REPLICATION_SLOT {self.s.slot} LOGICAL {plugin} (SNAPSHOT 'export')"
                 ).fetchone()
             except psycopg.Error as e:
                 msg = str(e).strip()
-                if PLUGIN in msg and ("could not access" in msg or "No such file" in msg):
-                    msg = f"output plugin {PLUGIN} is not installed on the server " \
-                          "(Debian: postgresql-15-wal2json)"  # fmt: skip
+                if plugin in msg and ("could not access" in msg or "No such file" in msg):
+                    msg = f"output plugin {plugin} is not installed on the server " \
+                          "(Debian: postgresql-15-wal2json; or use --plugin pgoutput)"  # fmt: skip
                 raise CdcError(f"cannot create replication slot {self.s.slot!r}: {msg}") from None
             consistent_lsn, snapshot_name = parse_lsn(row[1]), row[2]
             if not SNAPSHOT_NAME.match(snapshot_name):
@@ -344,6 +458,9 @@ class PostgresCapture:
     # -- streaming -------------------------------------------------------------------------
 
     def _options(self) -> dict[str, str]:
+        if self.s.plugin == "pgoutput":
+            return {"proto_version": "1", "publication_names": self.s.publication,
+                    "messages": "true"}  # fmt: skip
         tables = ",".join(f"{t.schema}.{t.name}" for t in self.by_name.values())
         return {
             "format-version": "2", "include-lsn": "1", "include-timestamp": "1",
@@ -398,16 +515,28 @@ class PostgresCapture:
         self.last_commit: int | None = None
         self.tx: _Tx | None = None
         self.barrier = barrier
+        self.barrier_bytes = barrier.encode() if barrier is not None else None
+        # pgoutput: relation OID -> what the hot path needs (see _relation), or None when the
+        # relation is not captured.
+        self.relations: dict[int, tuple | None] = {}
         conn, cur = self._start_replication()
         self.replication = cur
         sink.on_commit = self._advance
-        log.info("streaming from slot %s", self.s.slot)
-        handle, read, loads = self._handle, cur.read_message, json_loads
+        log.info("streaming from slot %s (%s)", self.s.slot, self.s.plugin)
+        read = cur.read_message
+        if self.s.plugin == "pgoutput":
+            handle = self._handle_pgoutput
+        else:
+            handle_json, loads = self._handle, json_loads
+
+            def handle(payload, lsn):
+                return handle_json(loads(payload), lsn)
+
         try:
             while True:
                 msg = read()
                 if msg is not None:
-                    if handle(loads(msg.payload), msg.data_start):
+                    if handle(msg.payload, msg.data_start):
                         break
                     continue
                 if self.stop.is_set():
@@ -480,19 +609,120 @@ class PostgresCapture:
                 parse_timestamp_ms(msg["timestamp"]),
             )
         elif action == "C":
-            tx = self.tx
-            # A restarted stream repeats transactions not yet confirmed; each is queued once.
-            if not self.completed or tx.commit_lsn > self.completed[-1][0]:
-                if tx.end_lsn > self.advanced:
-                    self.completed.append((tx.commit_lsn, tx.end_lsn))
-            self.last_commit = tx.commit_lsn
-            self.sink.rotate()  # topics this stream of changes does not touch, too
-            return self.stop.is_set()
+            return self._commit()
         elif action == "M":
             return msg.get("prefix") == BARRIER_PREFIX and msg.get("content") == self.barrier
         elif action == "T":
             log.warning("ignoring TRUNCATE of %s.%s", msg.get("schema"), msg.get("table"))
         return False
+
+    def _commit(self) -> bool:
+        tx = self.tx
+        # A restarted stream repeats transactions not yet confirmed; each is queued once.
+        if not self.completed or tx.commit_lsn > self.completed[-1][0]:
+            if tx.end_lsn > self.advanced:
+                self.completed.append((tx.commit_lsn, tx.end_lsn))
+        self.last_commit = tx.commit_lsn
+        self.sink.rotate()  # topics this stream of changes does not touch, too
+        return self.stop.is_set()
+
+    # -- pgoutput --------------------------------------------------------------------------
+
+    def _relation(self, rel: pgoutput.Relation) -> None:
+        """Remembers how to turn a relation's tuples into row values: per column the text
+        converter, and the key columns of its old tuples (the replica identity)."""
+        target = self.targets.get((rel.namespace, rel.name))
+        if target is None:
+            self.relations[rel.oid] = None
+            return
+        table, topic, names, key_index = target
+        if [c.name for c in rel.columns] != names:
+            raise CdcError(
+                f"table {table.qualified} changed while captured: its columns are now "
+                f"{', '.join(c.name for c in rel.columns)}, not the captured "
+                f"{', '.join(names)}; restart the capture into a new target to take the new schema"
+            )
+        converters = []
+        for column, sent in zip(table.columns, rel.columns, strict=True):
+            expected = pgoutput.TYPE_OIDS.get(column.pg_type.split("(")[0].strip())
+            if sent.type_oid != expected:
+                known = sent.type_oid in pgoutput.CONVERTERS
+                raise CdcError(
+                    f"table {table.qualified}, column {column.name}: pgoutput sends type OID "
+                    f"{sent.type_oid}, "
+                    + (f"not {column.pg_type} as captured (the table changed while captured)"
+                       if known else "which the capture does not support")
+                )  # fmt: skip
+            converters.append(pgoutput.CONVERTERS[sent.type_oid])
+        identity = [c.name for c in rel.columns if c.flags & 1]
+        self.relations[rel.oid] = (table, topic, tuple(converters), identity, key_index)
+
+    @staticmethod
+    def _values(table: Table, converters: tuple, tup: tuple) -> list:
+        out = []
+        for column, convert, value in zip(table.columns, converters, tup, strict=True):
+            if value.__class__ is str:
+                out.append(value if convert is None else convert(value))
+            elif value is None:
+                out.append(None)
+            else:  # an unchanged TOASTed value the update does not carry, as wal2json omits it
+                out.append(UNAVAILABLE if column.primitive == "string" else None)
+        return out
+
+    def _old_row(self, target: tuple, kind: str, tup: tuple) -> dict:
+        """An old tuple as the dict wal2json's identity gives: the identity columns for 'K'
+        (the others are NULL placeholders), every column for 'O' (REPLICA IDENTITY FULL)."""
+        table, _, converters, identity, _ = target
+        row = dict(zip(table.column_names, self._values(table, converters, tup), strict=True))
+        return row if kind == "O" else {name: row[name] for name in identity}
+
+    def _handle_pgoutput(self, payload: bytes, lsn: int) -> bool:
+        """Takes one pgoutput message; like `_handle`."""
+        try:
+            msg = pgoutput.decode(payload)
+        except pgoutput.PgoutputError as e:
+            raise CdcError(f"{e} (WAL position {format_lsn(lsn)})") from None
+        kind = msg.__class__
+        if kind is pgoutput.Insert or kind is pgoutput.Update or kind is pgoutput.Delete:
+            try:
+                target = self.relations[msg.relation]
+            except KeyError:
+                raise CdcError(
+                    f"pgoutput sent a change of relation OID {msg.relation} before its Relation "
+                    f"message (WAL position {format_lsn(lsn)})"
+                ) from None
+            if target is None:
+                return False
+            table, topic, converters, _, key_index = target
+            if kind is pgoutput.Delete:
+                before = self._old_row(target, msg.old_kind, msg.old)
+                self._add(topic, "d", row_values(table, "d", before), lsn)
+                return False
+            values = self._values(table, converters, msg.new)
+            op = "c" if kind is pgoutput.Insert else "u"
+            if kind is pgoutput.Update and msg.old is not None:
+                old = self._old_row(target, msg.old_kind, msg.old)
+                for name, at in key_index.items():
+                    if name in old and old[name] != values[at]:
+                        # A key change: a delete of the old key and a create of the new.
+                        self._add(topic, "d", row_values(table, "d", old), lsn)
+                        op = "c"
+                        break
+            self._add(topic, op, values, lsn)
+        elif kind is pgoutput.Begin:
+            self.tx = _Tx(msg.final_lsn, 0, msg.xid, pgoutput.commit_ts_ms(msg.commit_ts))
+        elif kind is pgoutput.Commit:
+            self.tx.end_lsn = msg.end_lsn
+            return self._commit()
+        elif kind is pgoutput.Relation:
+            self._relation(msg)
+        elif kind is pgoutput.Message:
+            return msg.prefix == BARRIER_PREFIX and msg.content == self.barrier_bytes
+        elif kind is pgoutput.Truncate:
+            for oid in msg.relations:
+                if (target := self.relations.get(oid)) is not None:
+                    log.warning("ignoring TRUNCATE of %s", target[0].qualified)
+        return False  # Origin and Type messages change nothing captured
 
     def _add(self, topic: TopicState, op: str, values: list, lsn: int) -> None:
         tx = self.tx

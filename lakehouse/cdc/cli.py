@@ -2,7 +2,9 @@
 
     lakehouse-cdc --dsn DSN --slot NAME --server-name moma \\
         --tables public.artists,public.artworks --target DIR_OR_S3_URI \\
-        [--flush-size N] [--rotate-interval-ms N] [--format unwrapped|envelope] [--once]
+        [--flush-size N] [--rotate-interval-ms N] [--format unwrapped|envelope] [--once] \\
+        [--plugin pgoutput|wal2json] [--publication NAME] \\
+        [--publication-autocreate-mode all_tables|disabled|filtered]
 
 Without --once it streams until SIGTERM/SIGINT, then writes what it holds and exits 0.
 --simulate N writes N batches of the built-in change simulator instead (no database).
@@ -77,6 +79,25 @@ def parser() -> argparse.ArgumentParser:
         "and to check for a stop",
     )
     p.add_argument(
+        "--plugin",
+        choices=("pgoutput", "wal2json"),
+        default="pgoutput",
+        help="logical decoding output plugin (Debezium's plugin.name); pgoutput is built into "
+        "PostgreSQL, wal2json needs its package on the server",
+    )
+    p.add_argument(
+        "--publication",
+        default="dbz_publication",
+        help="publication pgoutput streams (publication.name)",
+    )
+    p.add_argument(
+        "--publication-autocreate-mode",
+        choices=("all_tables", "disabled", "filtered"),
+        default="all_tables",
+        help="all_tables: create FOR ALL TABLES if missing; disabled: it must exist; filtered: "
+        "create or alter it to exactly --tables (publication.autocreate.mode)",
+    )
+    p.add_argument(
         "--simulate",
         type=int,
         metavar="BATCHES",
@@ -103,6 +124,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
             fmt=args.format,
             flush_size=args.flush_size,
             server=args.server_name,
+            tables=parse_table_list(args.tables),
         )
     else:
         if not args.dsn:
@@ -119,6 +141,9 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
             fmt=args.format,
             once=args.once,
             poll_interval_ms=args.poll_interval_ms,
+            plugin=args.plugin,
+            publication=args.publication,
+            publication_autocreate=args.publication_autocreate_mode,
         )
         report = capture(settings, store, stop)
     records = sum(o.records for o in report.objects)

@@ -72,6 +72,9 @@ class PostgresMomaSource(MomaSource):
     flush_size: int = 10_000
     rotate_interval_ms: int = 60_000
     format: str = "unwrapped"
+    plugin: str = "pgoutput"
+    publication: str = "dbz_publication"
+    publication_autocreate_mode: str = "all_tables"
 
     @property
     def mode(self) -> str:
@@ -91,6 +94,9 @@ class PostgresMomaSource(MomaSource):
             rotate_interval_ms=self.rotate_interval_ms,
             fmt=self.format,
             once=True,
+            plugin=self.plugin,
+            publication=self.publication,
+            publication_autocreate=self.publication_autocreate_mode,
         )
         return capture(settings, lake)
 
@@ -131,5 +137,9 @@ def moma_source_from_env() -> MomaSource:
         return PostgresMomaSource(
             dsn=dg.EnvVar("MOMA_SOURCE_DSN"),
             slot=os.environ.get("MOMA_SOURCE_SLOT") or "lakehouse_cdc",
+            plugin=os.environ.get("MOMA_SOURCE_PLUGIN") or "pgoutput",
+            publication=os.environ.get("MOMA_SOURCE_PUBLICATION") or "dbz_publication",
+            publication_autocreate_mode=os.environ.get("MOMA_SOURCE_PUBLICATION_AUTOCREATE_MODE")
+            or "all_tables",
         )
     return SimulatedMomaSource()

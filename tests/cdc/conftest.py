@@ -17,6 +17,12 @@ def pg():
         yield server
 
 
+@pytest.fixture(params=["pgoutput", "wal2json"])
+def plugin(request):
+    """Both output plugins, for the tests whose guarantees must hold under each."""
+    return request.param
+
+
 @pytest.fixture
 def moma_dsn(pg):
     """DSN of a fresh database with the moma tables (empty)."""

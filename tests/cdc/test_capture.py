@@ -81,10 +81,11 @@ class Script:
                         self.expected[topic].append((op, row))
 
 
-def test_snapshot_then_streaming_decodes_to_the_exact_change_sequence(moma_dsn, tmp_path):
+def test_snapshot_then_streaming_decodes_to_the_exact_change_sequence(moma_dsn, tmp_path,
+                                                                      plugin):  # fmt: skip
     rows = load(moma_dsn)
     store = LocalObjectStore(root=str(tmp_path))
-    capture(settings(moma_dsn, flush_size=25), store)
+    capture(settings(moma_dsn, flush_size=25, plugin=plugin), store)
 
     snap = json.loads(store.get_bytes(checkpoint_key("moma")))["source"]
     for topic, table in ((A, ARTISTS), (W, ARTWORKS)):
@@ -154,7 +155,7 @@ def test_snapshot_then_streaming_decodes_to_the_exact_change_sequence(moma_dsn, 
     )
     s.conn.close()
 
-    report = capture(settings(moma_dsn, flush_size=25), store)
+    report = capture(settings(moma_dsn, flush_size=25, plugin=plugin), store)
     assert {o.topic for o in report.objects} == {A, W}
     for topic, table in ((A, ARTISTS), (W, ARTWORKS)):
         records = topic_records(store, topic)[len(rows[table.qualified]) :]
@@ -176,7 +177,7 @@ def test_snapshot_then_streaming_decodes_to_the_exact_change_sequence(moma_dsn, 
         while (confirmed := confirmed_lsn(conn, "cdc")) < artists[-1]["__lsn"]:
             assert time.monotonic() < deadline, (confirmed, artists[-1]["__lsn"])
             time.sleep(0.05)  # the server applies the final status update on its own time
-    assert capture(settings(moma_dsn, flush_size=25), store).objects == []
+    assert capture(settings(moma_dsn, flush_size=25, plugin=plugin), store).objects == []
 
 
 def test_captured_objects_and_the_fixtures_share_one_reader_schema(moma_dsn, tmp_path,
@@ -244,16 +245,16 @@ def test_fixture_extracts_give_the_sinks_object_layout(moma_dsn, fixtures_dir, t
         )
 
 
-def test_envelope_capture_flattens_to_the_unwrapped_capture(moma_dsn, tmp_path):
+def test_envelope_capture_flattens_to_the_unwrapped_capture(moma_dsn, tmp_path, plugin):
     load(moma_dsn, 20, 30)
     flat = LocalObjectStore(root=str(tmp_path / "flat"))
     env = LocalObjectStore(root=str(tmp_path / "env"))
-    capture(settings(moma_dsn, slot="flat"), flat)
-    capture(settings(moma_dsn, slot="env", fmt="envelope"), env)
+    capture(settings(moma_dsn, slot="flat", plugin=plugin), flat)
+    capture(settings(moma_dsn, slot="env", fmt="envelope", plugin=plugin), env)
     with connect(moma_dsn, autocommit=True) as conn:
         source.apply_changes(conn, batches=3, batch_size=15, seed=4)
-    capture(settings(moma_dsn, slot="flat"), flat)
-    capture(settings(moma_dsn, slot="env", fmt="envelope"), env)
+    capture(settings(moma_dsn, slot="flat", plugin=plugin), flat)
+    capture(settings(moma_dsn, slot="env", fmt="envelope", plugin=plugin), env)
     for topic in (A, W):
         envelopes, flats = topic_records(env, topic), topic_records(flat, topic)
         assert len(envelopes) == len(flats) > 0
@@ -287,7 +288,7 @@ def test_envelope_capture_flattens_to_the_unwrapped_capture(moma_dsn, tmp_path):
     assert snapshots.count("last") == 1 and snapshots[-1] == "last"
 
 
-def test_streaming_rotates_by_size_and_time_and_stops_cleanly(moma_dsn, tmp_path):
+def test_streaming_rotates_by_size_and_time_and_stops_cleanly(moma_dsn, tmp_path, plugin):
     load(moma_dsn, 10, 0)
     store = LocalObjectStore(root=str(tmp_path))
     stop = threading.Event()
@@ -304,6 +305,7 @@ def test_streaming_rotates_by_size_and_time_and_stops_cleanly(moma_dsn, tmp_path
                     flush_size=4,
                     rotate_interval_ms=300,
                     poll_interval_ms=50,
+                    plugin=plugin,
                 ),
                 store,
                 stop,
@@ -338,5 +340,5 @@ def test_streaming_rotates_by_size_and_time_and_stops_cleanly(moma_dsn, tmp_path
     assert sizes[:3] == [4, 4, 2]  # the snapshot of 10 by flush size
     assert sizes[3:5] == [4, 2]  # then 4 by size and 2 by time
     # The last update is either written at stop or still in the slot for the next run.
-    capture(settings(moma_dsn, slot="cont"), store)
+    capture(settings(moma_dsn, slot="cont", plugin=plugin), store)
     assert [r["__op"] for r in topic_records(store, A)[10:]] == ["c"] * 6 + ["u"]

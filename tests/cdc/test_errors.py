@@ -172,12 +172,14 @@ def test_a_foreign_slot_is_not_taken_over(moma_dsn, tmp_path):
     with connect(moma_dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_create_logical_replication_slot('theirs', 'test_decoding')")
         conn.execute("SELECT pg_create_logical_replication_slot('mine', 'wal2json')")
-    with pytest.raises(CdcError, match="slot 'theirs' uses plugin 'test_decoding', not wal2json"):
+    with pytest.raises(CdcError, match="slot 'theirs' uses plugin 'test_decoding', not pgoutput"):
         run(moma_dsn, tmp_path, slot="theirs")
+    with pytest.raises(CdcError, match="slot 'mine' uses plugin 'wal2json', not pgoutput"):
+        run(moma_dsn, tmp_path, slot="mine")
     with pytest.raises(
         CdcError, match="slot 'mine' already exists but this target has no snapshot from it"
     ):
-        run(moma_dsn, tmp_path / "t", slot="mine")
+        run(moma_dsn, tmp_path / "t", slot="mine", plugin="wal2json")
 
 
 def test_cli_reports_errors_with_exit_code_2(capsys, tmp_path):

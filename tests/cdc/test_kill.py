@@ -84,15 +84,16 @@ class Writer(threading.Thread):
             self.error = e
 
 
-def test_sigkill_at_random_points_loses_and_duplicates_nothing(moma_dsn, tmp_path):
+def test_sigkill_at_random_points_loses_and_duplicates_nothing(moma_dsn, tmp_path, plugin):
     rows = generate_rows(40, 60, 5)
     with connect(moma_dsn, autocommit=True) as conn:
         for name, table_rows in rows.items():
             source.load_rows(conn, MOMA_TABLES[name], table_rows)
     store = LocalObjectStore(root=str(tmp_path))
     settings = CaptureSettings(
-        dsn=moma_dsn, slot="killed", server="moma", tables=TABLES, flush_size=4, once=True
-    )
+        dsn=moma_dsn, slot="killed", server="moma", tables=TABLES, flush_size=4, once=True,
+        plugin=plugin,
+    )  # fmt: skip
     capture(settings, store)  # the snapshot; the stream below is what gets interrupted
 
     argv = [
@@ -108,6 +109,8 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(moma_dsn, tmp_pat
         "60",
         "--poll-interval-ms",
         "20",
+        "--plugin",
+        plugin,
     ]
     ctx = kill_context()
     writer = Writer(moma_dsn, rows)
