@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from lakehouse.cdc.generator import ChangeScript, Op, generate_rows
 from lakehouse.cdc.records import Change
 from lakehouse.cdc.sink import CaptureReport, CdcSink
-from lakehouse.cdc.tables import ARTISTS, ARTWORKS, MOMA_DATABASE, MOMA_SERVER, CdcError
+from lakehouse.cdc.tables import (
+    ARTISTS,
+    ARTWORKS,
+    MOMA_DATABASE,
+    MOMA_SERVER,
+    MOMA_TABLES,
+    CdcError,
+    Table,
+)  # fmt: skip
 from lakehouse.storage import ObjectStore
 
 SNAPSHOT_LSN = 0x1_0000_0000  # LSNs below this would collide with a real cluster's early WAL
@@ -49,8 +57,11 @@ def simulate(
     fmt: str = "unwrapped",
     flush_size: int = 10_000,
     server: str = MOMA_SERVER,
+    tables: list[tuple[str, str]] | None = None,
 ) -> CaptureReport:
-    """Writes the snapshot if the target has none yet, then `batches` change batches."""
+    """Writes the snapshot if the target has none yet, then `batches` change batches, of
+    `tables` ((schema, name) pairs of MOMA_TABLES; default: all)."""
+    captured = _simulated_tables(tables)
     if batches < 0:
         raise CdcError(f"batches must not be negative, not {batches}")
     if settings.batch_size < 1:
@@ -59,7 +70,7 @@ def simulate(
         store,
         server=server,
         db=MOMA_DATABASE,
-        tables=[ARTISTS, ARTWORKS],
+        tables=captured,
         fmt=fmt,
         flush_size=flush_size,
         rotate_interval_ms=0,
@@ -71,9 +82,12 @@ def simulate(
         "artists": settings.artists,
         "artworks": settings.artworks,
         "batch_size": settings.batch_size,
+        "tables": [t.qualified for t in captured],
     }
     source = sink.source
     if source:
+        # Targets from before the table choice hold every table.
+        source = {"tables": [t.qualified for t in (ARTISTS, ARTWORKS)], **source}
         differs = {k: source.get(k) for k in params if source.get(k) != params[k]}
         if differs:
             raise CdcError(
@@ -87,7 +101,7 @@ def simulate(
         # Positions (0, i) are the same on every run, so a resumed snapshot skips what is
         # already written and rewrites the uncommitted object with the same bytes.
         sink.source = {**params, "snapshot": "running", "batches": 0}
-        ordered = [(ARTISTS, rows[ARTISTS.qualified]), (ARTWORKS, rows[ARTWORKS.qualified])]
+        ordered = [(t, rows[t.qualified]) for t in captured]
         total = sum(len(r) for _, r in ordered)
         i = 0
         for table, table_rows in ordered:
@@ -113,9 +127,26 @@ def simulate(
         last_commit = SNAPSHOT_LSN + (number - 1) * BATCH_LSN_STRIDE + 64 * (len(ops) + 1)
         ts = snapshot_ms + number * BATCH_INTERVAL_MS
         for j, op in enumerate(ops):
+            if op.table.qualified not in sink.topics:
+                continue  # a table not simulated; the script still applies it, to stay the same
             lsn = base + 64 * (j + 1)
             sink.add(_to_change(op, lsn, ts, 1 + number, (commit_lsn, j), last_commit))
         sink.flush_all()
         sink.source = {**sink.source, "batches": number}
         sink.save()
     return sink.report()
+
+
+def _simulated_tables(tables: list[tuple[str, str]] | None) -> list[Table]:
+    if tables is None:
+        return [ARTISTS, ARTWORKS]
+    out = []
+    for schema, name in tables:
+        table = MOMA_TABLES.get(f"{schema}.{name}")
+        if table is None:
+            raise CdcError(
+                f"--tables: the simulator has no table {schema}.{name} "
+                f"(it simulates {', '.join(MOMA_TABLES)})"
+            )
+        out.append(table)
+    return out

@@ -179,3 +179,32 @@ def test_objects_without_offsets_are_not_overwritten(tmp_path):
     with pytest.raises(CdcError, match=r"moma.public.artists\+0\+0000000000.avro already exists"):
         simulate(store, settings=SMALL)
     assert all_bytes(store) == before
+
+
+def test_tables_choose_the_simulated_topics(tmp_path, capsys):
+    from lakehouse.cdc.cli import main
+
+    both, one = tmp_path / "both", tmp_path / "one"
+    common = ["--simulate", "3", "--flush-size", "400", "--seed", "5"]
+    assert main([*common, "--target", str(both)]) == 0
+    assert main([*common, "--target", str(one), "--tables", "public.artists"]) == 0
+    store = LocalObjectStore(root=str(one))
+    assert {o.key.split("/")[1] for o in store.list_objects("topics/")} == {TOPICS[0]}
+    # The artists topic is the one a capture of both tables writes, byte for byte.
+    assert {k: v for k, v in all_bytes(store).items() if k.startswith("topics/")} == {
+        k: v
+        for k, v in all_bytes(LocalObjectStore(root=str(both))).items()
+        if k.startswith(f"topics/{TOPICS[0]}/")
+    }
+    with pytest.raises(CdcError, match=r"was written with \{'tables': \['public.artists'\]\}"):
+        simulate(store, batches=1, settings=SimulatorSettings(seed=5))
+    capsys.readouterr()
+
+    nope = tmp_path / "nope"
+    assert main(["--simulate", "3", "--tables", "public.nope", "--target", str(nope)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "lakehouse-cdc: error: --tables: the simulator has no table public.nope (it simulates "
+        "public.artists, public.artworks)\n"
+    )
+    assert not nope.exists() or not any(nope.rglob("*"))
