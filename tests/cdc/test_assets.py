@@ -57,8 +57,13 @@ def test_postgres_source_captures_pending_changes(moma_dsn, tmp_path):
     with connect(moma_dsn, autocommit=True) as conn:
         source.load_generated(conn, 15, 10, 2)
     lake = LocalObjectStore(root=str(tmp_path))
-    pg = PostgresMomaSource(dsn=moma_dsn, slot="dagster")
+    pg = PostgresMomaSource(dsn=moma_dsn, slot="dagster", publication="lake",
+                            publication_autocreate_mode="filtered")  # fmt: skip
     first = metadata(materialize(lake, pg))
+    with connect(moma_dsn, autocommit=True) as conn:  # the resource's publication settings
+        assert conn.execute(
+            "SELECT tablename FROM pg_publication_tables WHERE pubname = 'lake' ORDER BY 1"
+        ).fetchall() == [("artists",), ("artworks",)]
     assert first[dg.AssetKey(["raw_cdc", A])]["records"] == 15
     assert first[dg.AssetKey(["raw_cdc", W])]["source"] == "postgres"
     with connect(moma_dsn, autocommit=True) as conn:
@@ -101,6 +106,16 @@ def test_source_is_chosen_by_configuration(monkeypatch):
     monkeypatch.setenv("MOMA_SOURCE_SLOT", "s2")
     chosen = moma_source_from_env()
     assert isinstance(chosen, PostgresMomaSource) and chosen.slot == "s2"
+    assert (chosen.plugin, chosen.publication, chosen.publication_autocreate_mode) == (
+        "pgoutput", "dbz_publication", "all_tables",
+    )  # fmt: skip
+    monkeypatch.setenv("MOMA_SOURCE_PLUGIN", "wal2json")
+    monkeypatch.setenv("MOMA_SOURCE_PUBLICATION", "p")
+    monkeypatch.setenv("MOMA_SOURCE_PUBLICATION_AUTOCREATE_MODE", "disabled")
+    chosen = moma_source_from_env()
+    assert (chosen.plugin, chosen.publication, chosen.publication_autocreate_mode) == (
+        "wal2json", "p", "disabled",
+    )  # fmt: skip
     monkeypatch.setenv("LAKEHOUSE_ENV", "aws")
     assert isinstance(moma_source_from_env(), DebeziumMomaSource)
 

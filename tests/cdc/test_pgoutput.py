@@ -202,3 +202,27 @@ def test_a_column_type_changed_under_the_slot_is_named(moma_dsn, tmp_path):
         r"bigint as captured \(the table changed while captured\)$",
     ):
         run(moma_dsn, tmp_path, "t", "pgoutput")
+
+
+def test_the_command_line_passes_the_plugin_and_publication_settings(moma_dsn, tmp_path, capsys):
+    from lakehouse.cdc.cli import main
+
+    args = ["--dsn", moma_dsn, "--target", str(tmp_path), "--once", "--publication", "lake"]
+    assert main([*args, "--publication-autocreate-mode", "disabled"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "lakehouse-cdc: error: publication 'lake' does not exist and publication.autocreate.mode"
+    )
+    assert main([*args, "--tables", "public.artists", "--publication-autocreate-mode",
+                 "filtered"]) == 0  # fmt: skip
+    with connect(moma_dsn, autocommit=True) as conn:
+        assert publication(conn, "lake") == (False, ["public.artists"])
+        assert conn.execute(
+            "SELECT plugin FROM pg_replication_slots WHERE slot_name = 'lakehouse_cdc'"
+        ).fetchone() == ("pgoutput",)
+    assert (
+        main([*args, "--slot", "w", "--plugin", "wal2json", "--target", str(tmp_path / "w")]) == 0
+    )
+    with connect(moma_dsn, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT plugin FROM pg_replication_slots WHERE slot_name = 'w'"
+        ).fetchone() == ("wal2json",)
