@@ -653,28 +653,47 @@ class PostgresCapture:
                     + (f"not {column.pg_type} as captured (the table changed while captured)"
                        if known else "which the capture does not support")
                 )  # fmt: skip
-            converters.append(pgoutput.CONVERTERS[sent.type_oid])
+            unchanged = UNAVAILABLE if column.primitive == "string" else None
+            converters.append((pgoutput.CONVERTERS[sent.type_oid], unchanged))
         identity = [c.name for c in rel.columns if c.flags & 1]
         self.relations[rel.oid] = (table, topic, tuple(converters), identity, key_index)
 
     @staticmethod
-    def _values(table: Table, converters: tuple, tup: tuple) -> list:
-        out = []
-        for column, convert, value in zip(table.columns, converters, tup, strict=True):
-            if value.__class__ is str:
-                out.append(value if convert is None else convert(value))
-            elif value is None:
-                out.append(None)
-            else:  # an unchanged TOASTed value the update does not carry, as wal2json omits it
-                out.append(UNAVAILABLE if column.primitive == "string" else None)
-        return out
+    def _values(converters: tuple, tup: tuple) -> list:
+        """Row values of a tuple; `converters` pairs each column's text converter with what
+        its unchanged TOASTed value becomes (wal2json omits such a value; see _complete_row)."""
+        return [
+            (value if convert is None else convert(value))
+            if value.__class__ is str
+            else (None if value is None else unchanged)
+            for (convert, unchanged), value in zip(converters, tup, strict=True)
+        ]
 
     def _old_row(self, target: tuple, kind: str, tup: tuple) -> dict:
         """An old tuple as the dict wal2json's identity gives: the identity columns for 'K'
         (the others are NULL placeholders), every column for 'O' (REPLICA IDENTITY FULL)."""
         table, _, converters, identity, _ = target
-        row = dict(zip(table.column_names, self._values(table, converters, tup), strict=True))
+        row = dict(zip(table.column_names, self._values(converters, tup), strict=True))
         return row if kind == "O" else {name: row[name] for name in identity}
+
+    def _change(self, target: tuple, msg, lsn: int) -> None:
+        table, topic, converters, _, key_index = target
+        if msg.__class__ is pgoutput.Delete:
+            before = self._old_row(target, msg.old_kind, msg.old)
+            self._add(topic, "d", row_values(table, "d", before), lsn)
+            return
+        values = self._values(converters, msg.new)
+        op = "c" if msg.__class__ is pgoutput.Insert else "u"
+        if op == "u" and msg.old is not None:
+            old = self._old_row(target, msg.old_kind, msg.old)
+            for name, at in key_index.items():
+                if name in old and old[name] != values[at]:
+                    # A key change: a delete of the old key and a create of the new, as
+                    # Debezium emits it.
+                    self._add(topic, "d", row_values(table, "d", old), lsn)
+                    op = "c"
+                    break
+        self._add(topic, op, values, lsn)
 
     def _handle_pgoutput(self, payload: bytes, lsn: int) -> bool:
         """Takes one pgoutput message; like `_handle`."""
@@ -691,24 +710,14 @@ class PostgresCapture:
                     f"pgoutput sent a change of relation OID {msg.relation} before its Relation "
                     f"message (WAL position {format_lsn(lsn)})"
                 ) from None
-            if target is None:
-                return False
-            table, topic, converters, _, key_index = target
-            if kind is pgoutput.Delete:
-                before = self._old_row(target, msg.old_kind, msg.old)
-                self._add(topic, "d", row_values(table, "d", before), lsn)
-                return False
-            values = self._values(table, converters, msg.new)
-            op = "c" if kind is pgoutput.Insert else "u"
-            if kind is pgoutput.Update and msg.old is not None:
-                old = self._old_row(target, msg.old_kind, msg.old)
-                for name, at in key_index.items():
-                    if name in old and old[name] != values[at]:
-                        # A key change: a delete of the old key and a create of the new.
-                        self._add(topic, "d", row_values(table, "d", old), lsn)
-                        op = "c"
-                        break
-            self._add(topic, op, values, lsn)
+            if target is not None:
+                try:
+                    self._change(target, msg, lsn)
+                except ValueError as e:  # a tuple that does not fit its Relation message
+                    raise CdcError(
+                        f"pgoutput {kind.__name__} of table {target[0].qualified} at WAL "
+                        f"position {format_lsn(lsn)}: {e}"
+                    ) from None
         elif kind is pgoutput.Begin:
             self.tx = _Tx(msg.final_lsn, 0, msg.xid, pgoutput.commit_ts_ms(msg.commit_ts))
         elif kind is pgoutput.Commit:

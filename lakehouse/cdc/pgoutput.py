@@ -162,23 +162,22 @@ class _Reader:
             raise self.fail(f"negative column count {n}", self.pos - 2)
         data = self.data
         values = []
-        append = values.append
         for _ in range(n):
             at = self.need(1)
             kind = data[at]
             if kind == 116:  # 't'
-                (length,) = _I32.unpack_from(data, self.need(4))
+                (length,) = self.unpack(_I32)
                 if length < 0:
                     raise self.fail(f"negative value length {length}", self.pos - 4)
                 start = self.need(length)
                 try:
-                    append(data[start : start + length].decode())
+                    values.append(data[start : start + length].decode())
                 except UnicodeDecodeError:
                     raise self.fail("column value is not UTF-8", start) from None
             elif kind == 110:  # 'n'
-                append(None)
+                values.append(None)
             elif kind == 117:  # 'u'
-                append(UNCHANGED)
+                values.append(UNCHANGED)
             else:  # 'b' only comes with the binary option, which the capture never asks for
                 raise self.fail(f"unknown column value kind {bytes([kind])!r}", at)
         return tuple(values)
@@ -189,8 +188,77 @@ class _Reader:
         return msg
 
 
+class _Careful(Exception):
+    """The fast path met something it does not check for; the careful parser names it."""
+
+
+def _fast_tuple(data: bytes, pos: int) -> tuple[tuple, int]:
+    (n,) = _I16.unpack_from(data, pos)
+    if n < 0:
+        raise _Careful
+    pos += 2
+    size = len(data)
+    values = []
+    append = values.append
+    for _ in range(n):
+        kind = data[pos]
+        if kind == 116:  # 't'
+            (length,) = _I32.unpack_from(data, pos + 1)
+            pos += 5
+            end = pos + length
+            if length < 0 or end > size:
+                raise _Careful
+            append(data[pos:end].decode())
+            pos = end
+        elif kind == 110:
+            append(None)
+            pos += 1
+        elif kind == 117:
+            append(UNCHANGED)
+            pos += 1
+        else:
+            raise _Careful
+    return tuple(values), pos
+
+
+def _fast_change(data: bytes, tag: int):
+    """Insert, Update or Delete, the bulk of a stream, with the fewest steps; anything amiss
+    raises, and `decode` then parses the message again carefully for the error."""
+    (rel,) = _U32.unpack_from(data, 1)
+    mark = data[5]
+    old_kind = old = None
+    pos = 6
+    if mark == 75 or mark == 79:  # K, O
+        if tag == 73:
+            raise _Careful
+        old_kind = "K" if mark == 75 else "O"
+        old, pos = _fast_tuple(data, 6)
+        if tag == 68:
+            if pos != len(data):
+                raise _Careful
+            return Delete(rel, old_kind, old)
+        mark = data[pos]
+        pos += 1
+    if mark != 78 or tag == 68:  # N
+        raise _Careful
+    new, pos = _fast_tuple(data, pos)
+    if pos != len(data):
+        raise _Careful
+    return Insert(rel, new) if tag == 73 else Update(rel, old_kind, old, new)
+
+
 def decode(data: bytes):
     """One pgoutput message as the named tuple of its type."""
+    if data and data[0] in (73, 85, 68):
+        try:
+            return _fast_change(data, data[0])
+        except (_Careful, IndexError, struct.error, UnicodeDecodeError):
+            pass  # the careful parse below raises the error that says where
+    return decode_carefully(data)
+
+
+def decode_carefully(data: bytes):
+    """`decode`, every step checked: a malformed message fails naming its type and offset."""
     if not data:
         raise PgoutputError("pgoutput message: empty at offset 0")
     tag = data[0]

@@ -119,6 +119,30 @@ def test_trailing_garbage_is_reported_not_ignored(msg, extra):
         p.decode(raw + extra)
 
 
+@given(messages, st.data())
+def test_the_fast_path_accepts_exactly_what_the_careful_parser_accepts(msg, data):
+    """Changes take a fast path; on any byte string, it gives what the checked parse gives."""
+    raw = bytearray(encode(msg))
+    for _ in range(data.draw(st.integers(0, 3))):  # overwrite, cut or extend at random
+        at = data.draw(st.integers(0, len(raw)))
+        change = data.draw(st.sampled_from(["set", "cut", "insert"]))
+        if change == "set" and at < len(raw):
+            raw[at] = data.draw(st.sampled_from([0, 0xFF, 0x80, ord("t"), ord("n"), ord("N")]))
+        elif change == "cut":
+            del raw[at:]
+        else:
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=3))
+    raw = bytes(raw)
+    try:
+        careful = p.decode_carefully(raw)
+    except p.PgoutputError as e:
+        with pytest.raises(p.PgoutputError) as fast:
+            p.decode(raw)
+        assert str(fast.value) == str(e)
+    else:
+        assert p.decode(raw) == careful
+
+
 def test_specific_garbage_is_named():
     cases = {
         b"": "pgoutput message: empty at offset 0",
