@@ -150,6 +150,9 @@ def test_specific_garbage_is_named():
         b"I\0\0\0\1X": "pgoutput Insert message: expected 'N', got b'X' at offset 5",
         b"I\0\0\0\1N\0\1x": "pgoutput Insert message: unknown column value kind b'x' at offset 8",
         b"D\0\0\0\1N": "pgoutput Delete message: expected 'K' or 'O', got b'N' at offset 5",
+        b"I\0\0\0\1N\xff\xff": "pgoutput Insert message: negative column count -1 at offset 6",
+        b"U\0\0\0\1K\0\0N\x80\0": "pgoutput Update message: negative column count -32768 at "
+        "offset 9",
         b"I\0\0\0\1N\0\1t\0\0\0\5ab": "pgoutput Insert message: truncated (5 bytes needed, "
         "2 left) at offset 13",
         b"I\0\0\0\1N\0\1t\0\0\0\2\xff\xfe": "pgoutput Insert message: column value is not "
