@@ -226,3 +226,19 @@ def test_the_command_line_passes_the_plugin_and_publication_settings(moma_dsn, t
         assert conn.execute(
             "SELECT plugin FROM pg_replication_slots WHERE slot_name = 'w'"
         ).fetchone() == ("wal2json",)
+
+
+def test_pgoutput_keeps_the_special_floats_wal2json_sends_as_null(moma_dsn, tmp_path):
+    with connect(moma_dsn, autocommit=True) as conn:
+        conn.execute(TYPED_DDL)
+    for plugin in ("pgoutput", "wal2json"):
+        run(moma_dsn, tmp_path / plugin, plugin, plugin, TYPED)
+    with connect(moma_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO typed (id, r, d) VALUES (1, 'NaN', 'Infinity'), "
+                     "(2, '-Infinity', 'NaN')")  # fmt: skip
+    for plugin in ("pgoutput", "wal2json"):
+        run(moma_dsn, tmp_path / plugin, plugin, plugin, TYPED)
+    ours = topic_records(tmp_path / "pgoutput", "moma.public.typed")
+    assert [str(r["r"]) + " " + str(r["d"]) for r in ours] == ["nan inf", "-inf nan"]
+    theirs = topic_records(tmp_path / "wal2json", "moma.public.typed")
+    assert [(r["r"], r["d"]) for r in theirs] == [(None, None), (None, None)]
