@@ -13,9 +13,13 @@ confirmed position is reported (standby status feedback) only up to transactions
 are all in committed objects; after a crash the server sends the rest again and the sink skips
 what its checkpoint already holds.
 
-`--once` stops at a barrier: a non-transactional logical message it writes to the WAL when it
-starts (pgoutput sends it with its `messages` option, PostgreSQL 14+). Transactions that committed
-before it are decoded before it, so they are all captured.
+`--once` stops at a barrier. With wal2json it is a non-transactional logical message written to
+the WAL at the start: transactions that committed before it are decoded before it. With pgoutput
+(protocol version 1 has no such message before PostgreSQL 14) it is the server's WAL insert
+position at the start: every transaction that committed before has a Commit whose end LSN is at
+most that, so the stream stops at the first Commit that reaches it or, when no such Commit comes
+(nothing committed since, or only in tables not published), once a keepalive the capture asks
+for reports that the server has decoded past it.
 """
 
 from __future__ import annotations
@@ -376,13 +380,17 @@ class PostgresCapture:
                     [self.s.slot],
                 ).fetchone()[0]
             )
-            barrier = None
-            if self.s.once:
+            barrier = barrier_lsn = None
+            if self.s.once and self.s.plugin == "pgoutput":
+                barrier_lsn = parse_lsn(
+                    conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0]
+                )
+            elif self.s.once:
                 barrier = f"once {os.getpid()} {time.time_ns()}"
                 conn.execute(
                     "SELECT pg_logical_emit_message(false, %s, %s)", [BARRIER_PREFIX, barrier]
                 )
-            self._stream(sink, barrier)
+            self._stream(sink, barrier, barrier_lsn)
             return sink.report()
 
     # -- snapshot --------------------------------------------------------------------------
@@ -459,8 +467,7 @@ class PostgresCapture:
 
     def _options(self) -> dict[str, str]:
         if self.s.plugin == "pgoutput":
-            return {"proto_version": "1", "publication_names": self.s.publication,
-                    "messages": "true"}  # fmt: skip
+            return {"proto_version": "1", "publication_names": self.s.publication}
         tables = ",".join(f"{t.schema}.{t.name}" for t in self.by_name.values())
         return {
             "format-version": "2", "include-lsn": "1", "include-timestamp": "1",
@@ -509,13 +516,15 @@ class PostgresCapture:
                     f"cannot stream replication slot {self.s.slot!r} ({self.where}): {detail}"
                 ) from None
 
-    def _stream(self, sink: CdcSink, barrier: str | None) -> None:
-        """Streams changes into the sink until `barrier` (--once) or the stop event."""
+    def _stream(self, sink: CdcSink, barrier: str | None, barrier_lsn: int | None) -> None:
+        """Streams changes into the sink until the stop event or, with --once, the barrier:
+        the logical message `barrier` (wal2json) or the WAL position `barrier_lsn` (pgoutput)."""
         self.completed: deque[tuple[int, int]] = deque()
         self.last_commit: int | None = None
         self.tx: _Tx | None = None
+        self.in_tx = False
         self.barrier = barrier
-        self.barrier_bytes = barrier.encode() if barrier is not None else None
+        self.barrier_lsn = barrier_lsn
         # pgoutput: relation OID -> what the hot path needs (see _relation), or None when the
         # relation is not captured.
         self.relations: dict[int, tuple | None] = {}
@@ -541,6 +550,12 @@ class PostgresCapture:
                     continue
                 if self.stop.is_set():
                     break
+                if barrier_lsn is not None and not self.in_tx:
+                    # read() has taken every message sent before the last keepalive, whose
+                    # wal_end is how far the server has decoded.
+                    if cur.wal_end >= barrier_lsn:
+                        break
+                    cur.send_feedback(reply=True)  # a keepalive at once, not in 30 s
                 sink.rotate()
                 self._advance()
                 select.select([cur], [], [], self.s.poll_interval_ms / 1000)
@@ -720,13 +735,14 @@ class PostgresCapture:
                     ) from None
         elif kind is pgoutput.Begin:
             self.tx = _Tx(msg.final_lsn, 0, msg.xid, pgoutput.commit_ts_ms(msg.commit_ts))
+            self.in_tx = True
         elif kind is pgoutput.Commit:
             self.tx.end_lsn = msg.end_lsn
-            return self._commit()
+            self.in_tx = False
+            stop = self._commit()
+            return stop or (self.barrier_lsn is not None and msg.end_lsn >= self.barrier_lsn)
         elif kind is pgoutput.Relation:
             self._relation(msg)
-        elif kind is pgoutput.Message:
-            return msg.prefix == BARRIER_PREFIX and msg.content == self.barrier_bytes
         elif kind is pgoutput.Truncate:
             for oid in msg.relations:
                 if (target := self.relations.get(oid)) is not None:

@@ -342,3 +342,26 @@ def test_streaming_rotates_by_size_and_time_and_stops_cleanly(moma_dsn, tmp_path
     # The last update is either written at stop or still in the slot for the next run.
     capture(settings(moma_dsn, slot="cont", plugin=plugin), store)
     assert [r["__op"] for r in topic_records(store, A)[10:]] == ["c"] * 6 + ["u"]
+
+
+def test_once_stops_at_what_was_committed_when_it_started(moma_dsn, tmp_path, plugin):
+    """--once captures every transaction committed before it started and then stops: also when
+    the last ones touch only tables it does not capture (pgoutput sends no Commit for those),
+    and while a transaction that began before it is still open (captured by the next run)."""
+    store = LocalObjectStore(root=str(tmp_path))
+    captured = (("public", "artists"),)
+    once = CaptureSettings(dsn=moma_dsn, slot="b", server="moma", tables=captured, once=True,
+                           plugin=plugin, publication_autocreate="filtered")  # fmt: skip
+    with connect(moma_dsn, autocommit=True) as conn, connect(moma_dsn) as open_tx:
+        conn.execute("CREATE TABLE other (x int PRIMARY KEY)")
+        capture(once, store)
+        conn.execute("INSERT INTO artists (artist_id, name) VALUES (1, 'one')")
+        open_tx.execute("INSERT INTO artists (artist_id, name) VALUES (3, 'three')")
+        conn.execute("INSERT INTO artists (artist_id, name) VALUES (2, 'two')")
+        for x in range(5):
+            conn.execute("INSERT INTO other VALUES (%s)", [x])
+        capture(once, store)
+        assert [r["name"] for r in topic_records(store, A)] == ["one", "two"]
+        open_tx.commit()
+    capture(once, store)
+    assert [r["name"] for r in topic_records(store, A)] == ["one", "two", "three"]
