@@ -60,6 +60,7 @@ def moma_changes(conn):
     conn.execute("UPDATE artists SET nationality = 'German' WHERE artist_id <= 10")
     conn.execute("UPDATE artists SET artist_id = 1000 WHERE artist_id = 11")
     conn.execute("UPDATE artists SET name = name WHERE artist_id = 12")
+    conn.execute("UPDATE artworks SET artwork_id = 500 WHERE artwork_id = 110")  # a key change
     with conn.transaction():
         conn.execute("DELETE FROM artworks WHERE artwork_id IN (101, 102, 103)")
         conn.execute("UPDATE artworks SET title = NULL, date = NULL WHERE artist_id = 20")
@@ -70,6 +71,8 @@ def moma_changes(conn):
 def test_both_plugins_write_byte_identical_objects(moma_dsn, tmp_path, fmt):
     with connect(moma_dsn, autocommit=True) as conn:
         conn.execute(TYPED_DDL)
+        # Old rows whole ('O' tuples) for artworks, the key only ('K') for the others.
+        conn.execute("ALTER TABLE artworks REPLICA IDENTITY FULL")
     for plugin in ("pgoutput", "wal2json"):  # both slots start before the first change
         run(moma_dsn, tmp_path / plugin, plugin, plugin, TABLES + TYPED, fmt=fmt, flush_size=7)
     with connect(moma_dsn, autocommit=True) as conn:
@@ -97,6 +100,12 @@ def test_both_plugins_write_byte_identical_objects(moma_dsn, tmp_path, fmt):
         assert [r["b"] for r in typed[:4]] == [-(2**63), 2**63 - 1, None, 0]
         assert [r["f"] for r in typed[:4]] == [False, True, None, True]
         assert typed[1]["t"] == TYPED_ROWS[1][4] and typed[1]["c"] == "ab "
+        artworks = topic_records(tmp_path / "pgoutput", "moma.public.artworks")
+        deleted = [(r["artwork_id"], r["title"]) for r in artworks if r["__op"] == "d"]
+        assert deleted == [(110, 'Work "10"'), (101, 'Work "1"'), (102, 'Work "2"'),
+                           (103, 'Work "3"')]  # fmt: skip
+        artists = topic_records(tmp_path / "pgoutput", "moma.public.artists")
+        assert [(r["artist_id"], r["name"]) for r in artists if r["__op"] == "d"][0] == (11, None)
 
 
 def test_an_unchanged_toasted_value_is_debeziums_placeholder(moma_dsn, tmp_path):
