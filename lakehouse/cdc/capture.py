@@ -684,23 +684,24 @@ class PostgresCapture:
             for (convert, unchanged), value in zip(converters, tup, strict=True)
         ]
 
-    def _old_row(self, target: tuple, kind: str, tup: tuple) -> dict:
-        """An old tuple as the dict wal2json's identity gives: the identity columns for 'K'
-        (the others are NULL placeholders), every column for 'O' (REPLICA IDENTITY FULL)."""
+    def _old_row(self, target: tuple, tup: tuple) -> dict:
+        """An old tuple ('K' or 'O') as the dict wal2json's identity gives: its replica
+        identity columns. Under REPLICA IDENTITY FULL the Relation flags every column, so an
+        'O' tuple gives the whole row; a 'K' tuple holds NULL placeholders for the others."""
         table, _, converters, identity, _ = target
         row = dict(zip(table.column_names, self._values(converters, tup), strict=True))
-        return row if kind == "O" else {name: row[name] for name in identity}
+        return {name: row[name] for name in identity}
 
     def _change(self, target: tuple, msg, lsn: int) -> None:
         table, topic, converters, _, key_index = target
         if msg.__class__ is pgoutput.Delete:
-            before = self._old_row(target, msg.old_kind, msg.old)
+            before = self._old_row(target, msg.old)
             self._add(topic, "d", row_values(table, "d", before), lsn)
             return
         values = self._values(converters, msg.new)
         op = "c" if msg.__class__ is pgoutput.Insert else "u"
         if op == "u" and msg.old is not None:
-            old = self._old_row(target, msg.old_kind, msg.old)
+            old = self._old_row(target, msg.old)
             for name, at in key_index.items():
                 if name in old and old[name] != values[at]:
                     # A key change: a delete of the old key and a create of the new, as
