@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from lakehouse.catalog.spec import CatalogError, Column, Format, TableSpec, check_partition_value
 from lakehouse.hudi import COPY_ON_WRITE, HudiTable
-from lakehouse.hudi.files import FileSlice
+from lakehouse.hudi.file_group import FileSlice
 from lakehouse.hudi.schema import data_schema_with_meta
 from lakehouse.hudi.timeline import Timeline
 

@@ -29,7 +29,7 @@ from lakehouse.hudi.bloom import (
     b64decode,
     hash_positions,
 )
-from lakehouse.hudi.files import FileSlice
+from lakehouse.hudi.file_group import FileSlice
 from lakehouse.hudi.storage import Storage
 
 KEY = "_hoodie_record_key"
