@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.hudi import archival, cleaner, compaction, rollback
-from lakehouse.hudi.commit import complete, parallel_map, step_requested
+from lakehouse.hudi.commit import complete, step_requested
 from lakehouse.hudi.config import (
     OPERATIONS,
     HudiConfig,
@@ -367,12 +367,6 @@ class HudiTable:
 
     def _read_base(self, path: str, columns: list[str] | None = None, **kw) -> pa.Table:
         return self._reader().read_base(path, columns, **kw)
-
-    def _read_slice(self, sl: FileSlice, committed: set[str], columns: list[str] | None = None):
-        return self._reader().read_slice(sl, committed, columns)
-
-    def _map(self, fn, items) -> list:
-        return parallel_map(fn, items, self.options.parallelism)
 
     # -- writing -----------------------------------------------------------------------------
 
