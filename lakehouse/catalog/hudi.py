@@ -15,13 +15,9 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from lakehouse.catalog.spec import CatalogError, Column, Format, TableSpec, check_partition_value
-from lakehouse.hudi import COPY_ON_WRITE, HudiTable
-from lakehouse.hudi.files import FileSlice
-from lakehouse.hudi.schema import data_schema_with_meta
-from lakehouse.hudi.timeline import Timeline
+from lakehouse.hudi import COPY_ON_WRITE, FileSlice, HudiTable, schema_with_meta_fields
 
 SNAPSHOT, READ_OPTIMIZED, REALTIME = "snapshot", "read_optimized", "realtime"
 LAST_SYNC = "last_commit_time_sync"  # the table property Hudi's hive sync keeps
@@ -108,7 +104,7 @@ def hudi_catalog_tables(
     Columns are the five `_hoodie_*` meta columns, then the data columns without the partition
     fields, which become string partition keys (Hudi's MultiPartKeysValueExtractor).
     """
-    full = data_schema_with_meta(schema)
+    full = schema_with_meta_fields(schema)
     typed = [(f.name, *hive_type(f.type, f.name)) for f in full]
     missing = [f for f in partition_fields if f not in full.names]
     if missing:
@@ -148,12 +144,9 @@ class HudiState:
 
     def __init__(self, base_uri: str, storage_options: dict[str, str] | None = None):
         self.table = HudiTable.open(base_uri, storage_options=storage_options)
-        self.storage = self.table.storage
-        self.timeline = Timeline(self.storage)
-        # The reader's own file-system view (committed instants only, replaced groups dropped).
-        self.view = self.table.file_system_view(self.timeline)
-        writes = self.timeline.completed_writes()
-        self.latest_instant: str | None = writes[-1].timestamp if writes else None
+        self.uri = self.table.base_path
+        self.timeline = self.table.timeline()
+        self.latest_instant: str | None = self.timeline.latest_commit_time()
 
     @property
     def config(self):
@@ -161,22 +154,19 @@ class HudiState:
 
     def catalog_tables(self, database: str, name: str, description: str = ""):
         if self.table.schema is None:
-            raise CatalogError(
-                f"{self.storage.uri} has no completed commit yet: no schema to register"
-            )
+            raise CatalogError(f"{self.uri} has no completed commit yet: no schema to register")
         return hudi_catalog_tables(database, name, self.config.table_type, self.table.schema,
-                                   tuple(self.config.partition_fields), self.storage.uri,
-                                   description)  # fmt: skip
+                                   self.table.partition_fields, self.uri, description)  # fmt: skip
 
     def partition_values(self, path: str) -> tuple[str, ...]:
         """Partition path -> values, e.g. 'nationality=Dutch' -> ('Dutch',)."""
         if not path:
             return ()
         pieces = path.split("/")
-        fields = self.config.partition_fields
+        fields = self.table.partition_fields
         if len(pieces) != len(fields):
             raise CatalogError(
-                f"{self.storage.uri}: partition path {path!r} does not have one level per "
+                f"{self.uri}: partition path {path!r} does not have one level per "
                 f"partition field {list(fields)}"
             )
         values = []
@@ -185,7 +175,7 @@ class HudiState:
                 key, eq, piece = piece.partition("=")
                 if not eq or key != field_name:
                     raise CatalogError(
-                        f"{self.storage.uri}: partition path {path!r} is not {field_name}=<value>"
+                        f"{self.uri}: partition path {path!r} is not {field_name}=<value>"
                     )
             value = unquote(piece) if self.config.urlencode_partition else piece
             values.append(check_partition_value(value, field_name))
@@ -193,23 +183,18 @@ class HudiState:
 
     def latest_base_slices(self) -> list[FileSlice]:
         """Per file group, the latest slice with a base file: what read-optimized queries read."""
-        out = []
-        for key in sorted(self.view.groups):
-            group = self.view.groups[key]
-            with_base = [ts for ts, sl in group.items() if sl.base_path]
-            if with_base:
-                out.append(group[max(with_base)])
-        return out
+        return self.table.file_slices(as_of=self.latest_instant, base_file_only=True)
 
     @cached_property
     def base_files(self) -> list[BaseFile]:
         """The latest base files with their row counts and columns, from their footers."""
+        if self.latest_instant is None:
+            return []
 
         def footer(sl: FileSlice) -> BaseFile:
-            with self.storage.open_input(sl.base_path) as f:
-                meta = pq.ParquetFile(f).metadata
+            meta = self.table.base_file_footer(sl)
             names = frozenset(meta.schema.to_arrow_schema().names)
-            return BaseFile(self.storage.uri_of(sl.base_path), sl.partition, meta.num_rows, names)
+            return BaseFile(self.table.uri_of(sl.base_path), sl.partition, meta.num_rows, names)
 
         slices = self.latest_base_slices()
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -222,7 +207,7 @@ class HudiState:
 
     def live_partitions(self, query: str) -> set[tuple[str, ...]]:
         """Partitions holding at least one row for this query type."""
-        if not self.config.partition_fields:
+        if not self.table.partition_fields:
             return set()
         if query == REALTIME:
             # The merged rows decide; two columns suffice unless the whole snapshot is read.
@@ -252,9 +237,7 @@ class HudiState:
             return None
         changed: set[tuple[str, ...]] = set()
         for inst in writes:
-            if inst.timestamp <= instant:
-                continue
-            meta = self.timeline.read_json(inst)
-            for key in ("partitionToWriteStats", "partitionToReplaceFileIds"):
-                changed.update(self.partition_values(p) for p in meta.get(key) or {})
+            if inst.timestamp > instant:
+                meta = self.timeline.commit_metadata(inst)
+                changed.update(self.partition_values(p) for p in meta.partitions_changed)
         return changed

@@ -1,11 +1,10 @@
-"""Data files of a table: names, file groups and slices, and writing base files."""
+"""Data files of a table: names, partition metadata, markers, and writing base files (file
+groups and slices are in lakehouse.hudi.file_group)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -15,11 +14,6 @@ import pyarrow.parquet as pq
 from lakehouse.hudi.bloom import TYPE_CODE, dynamic_bloom_filter
 from lakehouse.hudi.storage import Storage
 
-BASE_FILE = re.compile(r"^(?P<fid>[^_.]+)_(?P<token>[^_]+)_(?P<ts>\d{14}|\d{17})\.parquet$")
-LOG_FILE = re.compile(
-    r"^\.(?P<fid>.+)_(?P<base>\d{14}|\d{17})\.log\.(?P<ver>\d+)_(?P<token>\d+-\d+-\d+)$"
-)
-PARTITION_METAFILE = ".hoodie_partition_metadata"
 # Column statistics cost most on unique strings; these meta columns need none: no query filters
 # on sequence numbers or the file name, and the keys' range is in the footer already
 # (hoodie_min_record_key / hoodie_max_record_key, which Hudi's indexes read).
@@ -43,99 +37,6 @@ def log_file_name(file_id: str, base_instant: str, version: int, token: str) -> 
 
 def join(partition: str, name: str) -> str:
     return f"{partition}/{name}" if partition else name
-
-
-@dataclass
-class LogFile:
-    path: str
-    file_id: str
-    base_instant: str
-    version: int
-    token: str
-    size: int
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
-
-    def order(self) -> tuple:
-        return (self.base_instant, self.version, self.token)
-
-
-@dataclass
-class FileSlice:
-    partition: str
-    file_id: str
-    base_instant: str
-    base_path: str | None = None
-    base_size: int = 0
-    logs: list[LogFile] = field(default_factory=list)
-
-    @property
-    def base_name(self) -> str | None:
-        return self.base_path.rsplit("/", 1)[-1] if self.base_path else None
-
-    def paths(self) -> list[str]:
-        return ([self.base_path] if self.base_path else []) + [log.path for log in self.logs]
-
-
-class FileSystemView:
-    """File groups built from a storage listing, keeping committed base files only.
-
-    Log files attach to the slice with the greatest base instant at or before the one in their
-    name (v6). Blocks inside them are filtered by instant when read.
-    """
-
-    def __init__(self, storage: Storage, committed: set[str], replaced: set[tuple[str, str]]):
-        self.groups: dict[tuple[str, str], dict[str, FileSlice]] = {}
-        self.partitions: set[str] = set()
-        logs: list[tuple[str, LogFile]] = []
-        for entry in storage.list("", recursive=True):
-            if entry.path.startswith(".hoodie/"):
-                continue
-            partition, _, name = entry.path.rpartition("/")
-            if name == PARTITION_METAFILE or name.startswith(PARTITION_METAFILE + "."):
-                self.partitions.add(partition)
-                continue
-            m = BASE_FILE.match(name)
-            if m:
-                if m["ts"] not in committed or (partition, m["fid"]) in replaced:
-                    continue
-                group = self.groups.setdefault((partition, m["fid"]), {})
-                group[m["ts"]] = FileSlice(partition, m["fid"], m["ts"], entry.path, entry.size)
-                continue
-            m = LOG_FILE.match(name)
-            if m and (partition, m["fid"]) not in replaced:
-                log = LogFile(
-                    entry.path, m["fid"], m["base"], int(m["ver"]), m["token"], entry.size
-                )
-                logs.append((partition, log))
-        for partition, log in logs:
-            group = self.groups.setdefault((partition, log.file_id), {})
-            candidates = [ts for ts in group if ts <= log.base_instant]
-            if candidates:
-                group[max(candidates)].logs.append(log)
-            elif log.base_instant in committed:
-                # A log-only file group (not written by this writer, but readable).
-                group[log.base_instant] = FileSlice(partition, log.file_id, log.base_instant)
-                group[log.base_instant].logs.append(log)
-        for group in self.groups.values():
-            for sl in group.values():
-                sl.logs.sort(key=LogFile.order)
-        self.groups = {k: v for k, v in self.groups.items() if v}
-
-    def slices(self, partition: str, file_id: str) -> list[FileSlice]:
-        group = self.groups.get((partition, file_id), {})
-        return [group[ts] for ts in sorted(group)]
-
-    def latest_slices(self) -> list[FileSlice]:
-        return [group[max(group)] for _, group in sorted(self.groups.items())]
-
-    def latest(self, file_id: str) -> FileSlice | None:
-        for (_, fid), group in self.groups.items():
-            if fid == file_id:
-                return group[max(group)]
-        return None
 
 
 def partition_metadata(instant: str, partition: str) -> bytes:

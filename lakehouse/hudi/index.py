@@ -29,7 +29,7 @@ from lakehouse.hudi.bloom import (
     b64decode,
     hash_positions,
 )
-from lakehouse.hudi.files import FileSlice
+from lakehouse.hudi.file_group import FileSlice
 from lakehouse.hudi.storage import Storage
 
 KEY = "_hoodie_record_key"
@@ -145,111 +145,135 @@ def locate(
     merged with logs) for the given columns; it is called only for slices whose footer does not
     rule them out.
     """
-    n = len(keys)
     keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    columns = [KEY] + ([ordering_field] if ordering_field else [])
-    # Min/max keys compare as Java strings (UTF-16 units); Python's and Arrow's orders agree
-    # with that for ASCII keys, so only those are pruned by range.
-    ascii_keys = n > 0 and bool(pc.all(pc.string_is_ascii(keys)).as_py())
-    bounds = pc.min_max(keys) if n else None
-    low = bounds["min"].as_py() if n else None
-    high = bounds["max"].as_py() if n else None
-    lock = threading.Lock()
-    shared: dict[str, np.ndarray] = {}
+    lookup = _Lookup(keys, storage, read_keys, ordering_field)
+    probed = parallel_map(lookup.probe, slices) if len(keys) else []
+    wanted = [(i, *p) for i, p in enumerate(probed) if p[1] is not None]
+    return lookup.location(slices, wanted, unique)
 
-    def sorted_keys() -> tuple[np.ndarray, np.ndarray]:
-        with lock:
-            if "order" not in shared:
-                order = pc.sort_indices(keys).to_numpy()
-                shared["order"] = order
-                shared["sorted"] = keys.take(pa.array(order)).to_numpy(zero_copy_only=False)
-            return shared["order"], shared["sorted"]
 
-    def positions() -> np.ndarray:
-        with lock:
-            if "positions" not in shared:
-                shared["positions"] = hash_positions(keys)
-            return shared["positions"]
+class _Lookup:
+    """One lookup's incoming keys, with what the footer checks share across threads (the keys
+    sorted, their bloom positions), computed once on first use."""
 
-    def may_hold(footer: Footer) -> bool:
+    def __init__(self, keys: pa.Array, storage: Storage, read_keys, ordering_field):
+        self.keys, self.n = keys, len(keys)
+        self.storage, self.read_keys, self.ordering_field = storage, read_keys, ordering_field
+        self.columns = [KEY] + ([ordering_field] if ordering_field else [])
+        # Min/max keys compare as Java strings (UTF-16 units); Python's and Arrow's orders agree
+        # with that for ASCII keys, so only those are pruned by range.
+        self.ascii_keys = self.n > 0 and bool(pc.all(pc.string_is_ascii(keys)).as_py())
+        bounds = pc.min_max(keys) if self.n else None
+        self.low = bounds["min"].as_py() if self.n else None
+        self.high = bounds["max"].as_py() if self.n else None
+        self.lock = threading.Lock()
+        self.shared: dict[str, np.ndarray] = {}
+
+    def sorted_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        with self.lock:
+            if "order" not in self.shared:
+                order = pc.sort_indices(self.keys).to_numpy()
+                self.shared["order"] = order
+                self.shared["sorted"] = self.keys.take(pa.array(order)).to_numpy(
+                    zero_copy_only=False
+                )
+            return self.shared["order"], self.shared["sorted"]
+
+    def positions(self) -> np.ndarray:
+        with self.lock:
+            if "positions" not in self.shared:
+                self.shared["positions"] = hash_positions(self.keys)
+            return self.shared["positions"]
+
+    def _candidates(self, footer: Footer) -> np.ndarray | None | bool:
+        """The incoming rows within the file's key range: None for all of them, False when the
+        range rules the file out."""
         lo_key, hi_key = footer.min_key, footer.max_key
-        count = n
-        candidates = None
-        if ascii_keys and lo_key is not None and hi_key is not None:
-            if not (lo_key.isascii() and hi_key.isascii()):
-                pass
-            elif hi_key < low or lo_key > high:
-                return False
-            elif lo_key > low or hi_key < high:  # the file covers part of the incoming range
-                order, ordered = sorted_keys()
-                start = np.searchsorted(ordered, lo_key, "left")
-                end = np.searchsorted(ordered, hi_key, "right")
-                candidates = order[start:end]
-                count = len(candidates)
+        if not self.ascii_keys or lo_key is None or hi_key is None:
+            return None
+        if not (lo_key.isascii() and hi_key.isascii()):
+            return None
+        if hi_key < self.low or lo_key > self.high:
+            return False
+        if lo_key > self.low or hi_key < self.high:  # the file covers part of the range
+            order, ordered = self.sorted_keys()
+            start = np.searchsorted(ordered, lo_key, "left")
+            end = np.searchsorted(ordered, hi_key, "right")
+            return order[start:end]
+        return None
+
+    def may_hold(self, footer: Footer) -> bool:
+        candidates = self._candidates(footer)
+        if candidates is False:
+            return False
+        count = self.n if candidates is None else len(candidates)
         if count == 0:
             return False
         # A bloom probe costs NB_HASH bit tests per candidate; reading the file's keys costs
         # about one decode per row.
         if footer.bloom is not None and count * NB_HASH < footer.num_rows:
-            chosen = positions() if candidates is None else positions()[candidates]
+            chosen = self.positions() if candidates is None else self.positions()[candidates]
             hit = bloom_contains(footer.bloom, chosen)
             if hit is not None and not hit.any():
                 return False
         return True
 
-    def probe(sl: FileSlice):
+    def probe(self, sl: FileSlice):
         """(footer or None, rows read or None, key column) of one slice."""
         footer = None
         if sl.base_path:
-            with storage.open_input(sl.base_path) as f:
+            with self.storage.open_input(sl.base_path) as f:
                 parquet = pq.ParquetFile(f)
                 footer = footer_of(parquet.metadata)
-                if not may_hold(footer):
+                if not self.may_hold(footer):
                     return footer, None, None
-                t = read_keys(sl, columns, parquet) if not sl.logs else None
+                t = self.read_keys(sl, self.columns, parquet) if not sl.logs else None
         if not sl.base_path or sl.logs:  # log-only groups have nothing to prune with
-            t = read_keys(sl, columns, None)
+            t = self.read_keys(sl, self.columns, None)
         key_col = t.column(KEY).combine_chunks()
         if pa.types.is_dictionary(key_col.type):
             key_col = key_col.dictionary_decode()
         return footer, t, key_col
 
-    probed = parallel_map(probe, slices) if n else []
-    slice_index = np.full(n, -1, dtype=np.int64)
-    read_slices: dict[str, SliceKeys] = {}
-    wanted = [(i, *p) for i, p in enumerate(probed) if p[1] is not None]
-    matches = []
-    if wanted:
-        # One hash table of the incoming keys, probed with every key read.
+    def _matches(self, wanted) -> list[np.ndarray]:
+        """Per slice read: for each of its rows, the incoming row with that key or -1. One hash
+        table of the incoming keys, probed with every key read."""
+        if not wanted:
+            return []
         all_keys = pa.concat_arrays([key_col for *_, key_col in wanted])
-        found = pc.index_in(all_keys, value_set=keys).fill_null(-1)
+        found = pc.index_in(all_keys, value_set=self.keys).fill_null(-1)
         match = found.to_numpy(zero_copy_only=False).astype(np.int64)
-        start = 0
+        out, start = [], 0
         for *_, key_col in wanted:
-            matches.append(match[start : start + len(key_col)])
+            out.append(match[start : start + len(key_col)])
             start += len(key_col)
-    matched_orderings, matched_rows = [], []
-    for (i, footer, t, key_col), match in zip(wanted, matches, strict=True):
-        sl = slices[i]
-        read_slices[sl.file_id] = SliceKeys(sl, key_col, match, not sl.logs, footer)
-        rows = np.nonzero(match >= 0)[0]
-        slice_index[match[rows]] = i
-        matched_rows.append(match[rows])
-        if ordering_field:
-            matched_orderings.append(t.column(ordering_field).combine_chunks().take(rows))
-    if wanted and not unique and pc.count_distinct(keys).as_py() != n:
-        # index_in found the first of equal incoming keys; the others share its place.
-        first = pc.index_in(keys, value_set=keys).to_numpy(zero_copy_only=False)
-        slice_index = slice_index[first]
-    else:
+        return out
+
+    def location(self, slices: list[FileSlice], wanted, unique: bool) -> Location:
+        n, keys, ordering_field = self.n, self.keys, self.ordering_field
+        slice_index = np.full(n, -1, dtype=np.int64)
+        read_slices: dict[str, SliceKeys] = {}
+        matched_orderings, matched_rows = [], []
+        for (i, footer, t, key_col), match in zip(wanted, self._matches(wanted), strict=True):
+            sl = slices[i]
+            read_slices[sl.file_id] = SliceKeys(sl, key_col, match, not sl.logs, footer)
+            rows = np.nonzero(match >= 0)[0]
+            slice_index[match[rows]] = i
+            matched_rows.append(match[rows])
+            if ordering_field:
+                matched_orderings.append(t.column(ordering_field).combine_chunks().take(rows))
         first = None
-    ordering = None
-    if ordering_field and wanted:
-        incoming_rows = np.concatenate(matched_rows)
-        where = np.full(n, -1, dtype=np.int64)
-        where[incoming_rows] = np.arange(len(incoming_rows))
-        if first is not None:
-            where = where[first]
-        stored = pa.concat_arrays(matched_orderings)
-        ordering = stored.take(pa.array(where, mask=where < 0))
-    return Location(slice_index, ordering, read_slices)
+        if wanted and not unique and pc.count_distinct(keys).as_py() != n:
+            # index_in found the first of equal incoming keys; the others share its place.
+            first = pc.index_in(keys, value_set=keys).to_numpy(zero_copy_only=False)
+            slice_index = slice_index[first]
+        ordering = None
+        if ordering_field and wanted:
+            incoming_rows = np.concatenate(matched_rows)
+            where = np.full(n, -1, dtype=np.int64)
+            where[incoming_rows] = np.arange(len(incoming_rows))
+            if first is not None:
+                where = where[first]
+            stored = pa.concat_arrays(matched_orderings)
+            ordering = stored.take(pa.array(where, mask=where < 0))
+        return Location(slice_index, ordering, read_slices)

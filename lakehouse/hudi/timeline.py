@@ -1,4 +1,5 @@
-"""The active timeline in `.hoodie` (layout version 1): instants, their files and contents."""
+"""The active timeline in `.hoodie` (layout version 1): instants, their files and contents, and
+the commit metadata of completed writes (as hudi-rs's `timeline` module reads them)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import fastavro
 
@@ -15,6 +17,10 @@ from lakehouse.hudi.storage import Storage
 META = ".hoodie"
 REQUESTED, INFLIGHT, COMPLETED = "REQUESTED", "INFLIGHT", "COMPLETED"
 WRITE_ACTIONS = ("commit", "deltacommit", "replacecommit")
+CHECKPOINT_KEY = "deltastreamer.checkpoint.key"
+# Partition moves in a commit. Hudi's write stats count each as a delete in the old file group
+# and an insert in the new one; this count lets readers report them as the updates they are.
+MOVES_KEY = "lakehouse.partition.moves"
 _INSTANT_FILE = re.compile(
     r"^(?P<ts>\d{14}|\d{17})\.(?P<rest>commit|deltacommit|replacecommit|clean|rollback|savepoint"
     r"|restore|indexing|inflight|compaction|logcompaction|schemacommit)(?P<state>(\.[a-z]+)*)$"
@@ -23,12 +29,115 @@ _INSTANT_FILE = re.compile(
 
 @dataclass(frozen=True, order=True)
 class Instant:
+    """One instant of the timeline: its time (yyyyMMddHHmmss[SSS]), action and state
+    (REQUESTED, INFLIGHT or COMPLETED)."""
+
     timestamp: str
     action: str  # commit, deltacommit, compaction, clean, rollback, replacecommit, ...
     state: str
 
     def file_name(self, state: str | None = None) -> str:
         return instant_file(self.timestamp, self.action, state or self.state)
+
+    @property
+    def time(self) -> dt.datetime:
+        """The instant time as a UTC datetime (the writers here run with
+        hoodie.table.timeline.timezone=UTC)."""
+        ts = self.timestamp
+        parsed = dt.datetime.strptime(ts[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+        return parsed + dt.timedelta(milliseconds=int(ts[14:] or 0))
+
+    @property
+    def is_completed(self) -> bool:
+        return self.state == COMPLETED
+
+
+@dataclass(frozen=True)
+class CommitMetadata:
+    """What a completed write instant's file records (HoodieCommitMetadata as JSON): write stats
+    per partition, replaced file groups, the operation and extra metadata."""
+
+    instant: Instant
+    raw: dict
+
+    @property
+    def operation(self) -> str:
+        return self.raw.get("operationType") or "UNKNOWN"
+
+    @property
+    def compacted(self) -> bool:
+        return bool(self.raw.get("compacted"))
+
+    @property
+    def extra_metadata(self) -> dict[str, str]:
+        return self.raw.get("extraMetadata") or {}
+
+    @property
+    def partition_to_write_stats(self) -> dict[str, list[dict]]:
+        return self.raw.get("partitionToWriteStats") or {}
+
+    @property
+    def partition_to_replace_file_ids(self) -> dict[str, list[str]]:
+        return self.raw.get("partitionToReplaceFileIds") or {}
+
+    @cached_property
+    def write_stats(self) -> list[dict]:
+        return [s for group in self.partition_to_write_stats.values() for s in group]
+
+    @property
+    def checkpoint(self) -> str | None:
+        """The source checkpoint (deltastreamer.checkpoint.key), if the write carried one."""
+        return self.extra_metadata.get(CHECKPOINT_KEY)
+
+    @property
+    def avro_schema(self) -> dict | None:
+        """The writer's Avro schema (extraMetadata.schema), if recorded."""
+        text = self.extra_metadata.get("schema")
+        return json.loads(text) if text else None
+
+    @property
+    def partitions(self) -> tuple[str, ...]:
+        """Partitions written to, sorted."""
+        return tuple(sorted(self.partition_to_write_stats))
+
+    @property
+    def partitions_changed(self) -> set[str]:
+        """Partitions whose file groups this commit wrote or replaced."""
+        return set(self.partition_to_write_stats) | set(self.partition_to_replace_file_ids)
+
+    @property
+    def partition_moves(self) -> int:
+        return int(self.extra_metadata.get(MOVES_KEY) or 0)
+
+    def _total(self, key: str) -> int:
+        return sum(s.get(key, 0) for s in self.write_stats)
+
+    # A partition move is in the stats as a delete plus an insert (Hudi's global index); the
+    # Python writer records how many, so they count as the updates they are. Commits by
+    # HoodieDeltaStreamer carry no count, and report Hudi's own figures.
+    @property
+    def inserted(self) -> int:
+        return self._total("numInserts") - self.partition_moves
+
+    @property
+    def updated(self) -> int:
+        return self._total("numUpdateWrites") + self.partition_moves
+
+    @property
+    def deleted(self) -> int:
+        return self._total("numDeletes") - self.partition_moves
+
+    @property
+    def records_written(self) -> int:
+        return self._total("numWrites")
+
+    @property
+    def bytes_written(self) -> int:
+        return self._total("totalWriteBytes")
+
+    @property
+    def files_written(self) -> int:
+        return len(self.write_stats)
 
 
 def instant_file(ts: str, action: str, state: str) -> str:
@@ -121,7 +230,13 @@ class Timeline:
         return self.completed(WRITE_ACTIONS + ("compaction",))
 
     def last_timestamp(self) -> str | None:
+        """The greatest instant time of any state or action (new instants go after it)."""
         return max(self.files) if self.files else None
+
+    def latest_commit_time(self) -> str | None:
+        """The time of the newest completed write, or None before the first."""
+        writes = self.completed_writes()
+        return writes[-1].timestamp if writes else None
 
     def committed_instants(self) -> CommittedInstants:
         """Completed write instants, and every time before the first of them (archived, hence
@@ -132,6 +247,13 @@ class Timeline:
     def read_json(self, instant: Instant) -> dict:
         data = self.storage.read(f"{META}/{instant.file_name(COMPLETED)}")
         return json.loads(data) if data.strip() else {}
+
+    def commit_metadata(self, instant: Instant) -> CommitMetadata:
+        """The metadata of a completed write instant (commit, deltacommit, replacecommit or
+        compaction)."""
+        if instant.action not in WRITE_ACTIONS + ("compaction",):
+            raise ValueError(f"{instant.timestamp}.{instant.action} is not a write instant")
+        return CommitMetadata(instant, self.read_json(instant))
 
 
 def new_instant_time(after: str | None, now: dt.datetime | None = None) -> str:

@@ -3,9 +3,7 @@
 
 from dataclasses import dataclass
 
-from lakehouse.hudi.storage import Storage
-from lakehouse.hudi.table import CHECKPOINT_KEY, MOVES_KEY
-from lakehouse.hudi.timeline import Timeline
+from lakehouse.hudi import HudiTable, NotAHudiTableError
 
 
 @dataclass(frozen=True)
@@ -24,30 +22,30 @@ class CommitSummary:
 
 
 def last_ingest(base_uri: str) -> CommitSummary | None:
-    """The newest completed write carrying a source checkpoint (compactions carry none)."""
-    timeline = Timeline(Storage(base_uri))
+    """The newest completed write carrying a source checkpoint (compactions carry none).
+
+    Counts are the commit metadata's (CommitMetadata), where a partition move the Python writer
+    recorded counts as the update it is. None when there is no such commit (or no table yet:
+    a first run that found no source files creates none)."""
+    try:
+        timeline = HudiTable.open(base_uri).timeline()
+    except NotAHudiTableError:
+        return None
     for instant in reversed(timeline.completed_writes()):
-        meta = timeline.read_json(instant)
-        checkpoint = (meta.get("extraMetadata") or {}).get(CHECKPOINT_KEY)
-        if checkpoint is None:
+        meta = timeline.commit_metadata(instant)
+        if meta.checkpoint is None:
             continue
-        by_partition = meta.get("partitionToWriteStats") or {}
-        stats = [s for group in by_partition.values() for s in group]
-        # A partition move is in the stats as a delete plus an insert (Hudi's global index);
-        # the Python writer records how many, so they count as the updates they are. Commits
-        # by HoodieDeltaStreamer carry no count, and report Hudi's own figures.
-        moves = int((meta.get("extraMetadata") or {}).get(MOVES_KEY) or 0)
         return CommitSummary(
             instant=instant.timestamp,
             action=instant.action,
-            operation=meta.get("operationType") or "UNKNOWN",
-            inserted=sum(s.get("numInserts", 0) for s in stats) - moves,
-            updated=sum(s.get("numUpdateWrites", 0) for s in stats) + moves,
-            deleted=sum(s.get("numDeletes", 0) for s in stats) - moves,
-            records_written=sum(s.get("numWrites", 0) for s in stats),
-            files=len(stats),
-            bytes=sum(s.get("totalWriteBytes", 0) for s in stats),
-            partitions=tuple(sorted(by_partition)),
-            checkpoint=checkpoint,
+            operation=meta.operation,
+            inserted=meta.inserted,
+            updated=meta.updated,
+            deleted=meta.deleted,
+            records_written=meta.records_written,
+            files=meta.files_written,
+            bytes=meta.bytes_written,
+            partitions=meta.partitions,
+            checkpoint=meta.checkpoint,
         )
     return None

@@ -10,6 +10,11 @@ import hudi
 import pyarrow as pa
 
 DATA = ("id", "ts", "part", "v", "__deleted")
+# The data columns as written (the model's rows)
+SCHEMA = pa.schema(
+    [("id", pa.int64()), ("ts", pa.int64()), ("part", pa.string()), ("v", pa.string()),
+     ("__deleted", pa.string())]
+)  # fmt: skip
 
 
 def read(base: str, storage_options: dict | None = None, **options: str) -> pa.Table:

@@ -244,6 +244,95 @@ def test_hudi_timeline_apis_accept_every_instant(spark, built, case):
     assert meta.fetchTotalRecordsWritten() > 0
 
 
+# --- HudiTable's read API agrees with Hudi's own timeline and file-system view -----------------
+
+
+def _java_view(spark, base: str):
+    client = _meta_client(spark, base)
+    completed = client.getActiveTimeline().getCommitsTimeline().filterCompletedInstants()
+    view = spark._jvm.org.apache.hudi.common.table.view.HoodieTableFileSystemView
+    return client, view(client, completed)
+
+
+def _java_slices(spark, base: str, as_of: str | None = None) -> list[tuple]:
+    """(partition, file id, base file, log files) of the latest slices Hudi's Java view sees."""
+    from pathlib import Path
+
+    root = Path(base)
+    found = [
+        p.parent.relative_to(root).as_posix() for p in root.rglob(".hoodie_partition_metadata")
+    ]
+    partitions = sorted("" if p == "." else p for p in found)
+    _, view = _java_view(spark, base)
+    out = []
+    for partition in partitions:
+        if as_of is None:
+            slices = view.getLatestFileSlices(partition)
+        else:
+            slices = view.getLatestFileSlicesBeforeOrOn(partition, as_of, False)
+        for s in slices.iterator():
+            base_file = s.getBaseFile()
+            name = base_file.get().getFileName() if base_file.isPresent() else None
+            logs = tuple(sorted(log.getFileName() for log in s.getLogFiles().iterator()))
+            out.append((partition, s.getFileId(), name, logs))
+    return sorted(out)
+
+
+def _check_read_api(spark, base: str) -> None:
+    """Timeline, commit metadata, file slices (latest and as of each write), schema and
+    partition fields of HudiTable against Apache Hudi's Java classes on the same table."""
+    import json
+
+    jvm = spark._jvm
+    table = HudiTable.open(base)
+    timeline = table.timeline()
+    client, _ = _java_view(spark, base)
+    # a completed compaction is a commit to Java
+    ours = {(i.timestamp, "commit" if i.action == "compaction" and i.is_completed else i.action,
+             i.state) for i in timeline.instants()}  # fmt: skip
+    java = {(i.getTimestamp(), i.getAction(), i.getState().toString())
+            for i in client.getActiveTimeline().getInstants()}  # fmt: skip
+    assert ours == java
+    model = jvm.org.apache.hudi.common.model
+    java_timeline = client.getActiveTimeline()
+    completed = java_timeline.getCommitsTimeline().filterCompletedInstants()
+    java_writes = {i.getTimestamp(): i for i in completed.getInstants()}
+    for inst in timeline.completed_writes():
+        meta = timeline.commit_metadata(inst)
+        jm = model.HoodieCommitMetadata.fromBytes(
+            java_timeline.getInstantDetails(java_writes[inst.timestamp]).get(),
+            model.HoodieCommitMetadata._java_lang_class,
+        )
+        assert meta.operation == jm.getOperationType().toString()
+        assert meta.records_written == jm.fetchTotalRecordsWritten()
+        assert meta.inserted + meta.partition_moves == jm.fetchTotalInsertRecordsWritten()
+        assert set(meta.partitions) == set(jm.getPartitionToWriteStats().keySet())
+        assert meta.checkpoint == jm.getMetadata("deltastreamer.checkpoint.key")
+        ours_as_of = sorted(
+            (s.partition, s.file_id, s.base_name, tuple(sorted(log.name for log in s.logs)))
+            for s in table.file_slices(as_of=inst.timestamp)
+        )
+        assert ours_as_of == _java_slices(spark, base, inst.timestamp), inst
+    latest = sorted(
+        (s.partition, s.file_id, s.base_name, tuple(sorted(log.name for log in s.logs)))
+        for s in table.file_slices()
+    )
+    assert latest == _java_slices(spark, base)
+    resolver = jvm.org.apache.hudi.common.table.TableSchemaResolver(client)
+    java_schema = json.loads(resolver.getTableAvroSchema(False).toString())
+    assert [f["name"] for f in table.avro_schema["fields"]] == [
+        f["name"] for f in java_schema["fields"]
+    ]
+    assert table.schema.names == [f["name"] for f in java_schema["fields"]]
+    fields = client.getTableConfig().getPartitionFields()
+    assert table.partition_fields == (tuple(fields.get()) if fields.isPresent() else ())
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_the_read_api_agrees_with_hudis_timeline_and_file_system_view(spark, built, case):
+    _check_read_api(spark, built[case].base)
+
+
 # --- Both writers continue each other's tables, checkpoint and all ---------------------------
 # HoodieDeltaStreamer itself (hudi-utilities-slim-bundle) is not served by Maven Central, so
 # Spark's side of a cycle is what DeltaStreamer's AvroDFSSource does, spelled out: take the
@@ -394,6 +483,8 @@ def test_spark_and_python_continue_each_others_tables(spark, tmp_path, table_typ
     assert sorted(tuple(r) for r in got) == expected
     rs = support.snapshot(base).select(ARTIST_COLUMNS).to_pylist()
     assert sorted(tuple(r[c] for c in ARTIST_COLUMNS) for r in rs) == expected
+    # half the commits are Spark's (the first too, when Spark starts): the read API on them
+    _check_read_api(spark, base)
 
 
 @pytest.mark.parametrize("table_type", TABLE_TYPES, ids=["cow", "mor"])
