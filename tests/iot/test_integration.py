@@ -80,7 +80,8 @@ def start_bridge(tmp: Path, broker, lake: Path, flush_seconds: int = 2) -> subpr
     proc = subprocess.Popen(
         [str(BIN / "lakehouse-iot-bridge"), "--host", "localhost", "--port", str(broker.port),
          "--cert", str(cert), "--key", str(key), "--ca", str(broker.ca_cert),
-         "--target", str(lake), "--flush-seconds", str(flush_seconds), "--stats-interval", "1"],
+         "--target", str(lake), "--flush-seconds", str(flush_seconds), "--stats-interval", "1",
+         "--no-load"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     log.close()
