@@ -225,6 +225,10 @@ def load_sensor_messages(
 
     with transaction(warehouse) as session:
         ensure_tables(session, [SENSOR_MESSAGES, QUARANTINE])
+        # Objects the bridge landed and loaded after this run's snapshot: replacing the hour
+        # must not drop them, so they are loaded again after it (objects_in_warehouse is read
+        # inside the transaction, so no micro-batch commits in between).
+        later = sorted(_objects_in_warehouse(session, hour) - set(keys))
         if typed:
             # A re-delivered message has the same id and the same gateway read time; the same
             # packet heard by another gateway (or replayed over the air) has the same id and a
@@ -259,6 +263,9 @@ def load_sensor_messages(
         quarantine_part = write_part(lake, QUARANTINE_PREFIX, hour, quarantine)
         replace_partition(session, SENSOR_MESSAGES, lake, typed_part.manifest_key, hour)
         replace_partition(session, QUARANTINE, lake, quarantine_part.manifest_key, hour)
+        for key in later:
+            # Their sensor.message rows are still there; load_message keeps them too.
+            _load_object(session, lake, key, now, message=False)
 
     reasons = Counter(_reason_kind(q["reason"]) for q in quarantine)
     return TypedPartition(
@@ -321,9 +328,22 @@ def load_message(lake: ObjectStore, warehouse: Warehouse, partition_key: str) ->
         ) from None
     rows = [_message_row(r) for r in typed]
     part = write_part(lake, MESSAGE_PREFIX, hour, rows)
+    snapshot = sorted({r["source"].rsplit(":", 1)[0] for r in typed})
     with transaction(warehouse) as session:
         ensure_tables(session, [MESSAGE])
         replace_partition(session, MESSAGE, lake, part.manifest_key, hour)
+        # Readings of the hour the bridge loaded after sensor_messages' snapshot stay too.
+        outside = (
+            f" AND split_part(source, ':', 1) NOT IN ({', '.join([session.mark] * len(snapshot))})"
+            if snapshot
+            else ""
+        )
+        session.execute(
+            f"INSERT INTO {MESSAGE.qualified} (guid, ts, temp, landed_hour) "  # noqa: S608
+            "SELECT device_id, CAST(floor(ts) AS BIGINT), temperature_f, landed_hour "
+            f"FROM {SENSOR_MESSAGES.qualified} WHERE landed_hour = {session.mark}{outside}",
+            [hour, *snapshot],
+        )
     return MessagePartition(partition_key, len(rows), part.manifest_key, part.files, part.bytes)
 
 
@@ -378,23 +398,6 @@ class ObjectLoad:
     already_loaded: bool = False  # an earlier load (bridge or partition run) holds it
 
 
-def _loaded_objects(session, keys: list[str], hour: dt.datetime) -> set[str]:
-    """Which of the hour's landed objects some load already put in the warehouse: their rows
-    (typed or quarantined) carry `<key>:<line>` as their source."""
-    marks = ", ".join([session.mark] * len(keys))
-    found = set()
-    for table in (SENSOR_MESSAGES, QUARANTINE):
-        found |= {
-            key
-            for (key,) in session.query(
-                f"SELECT DISTINCT split_part(source, ':', 1) FROM {table.qualified} "  # noqa: S608
-                f"WHERE landed_hour = {session.mark} AND split_part(source, ':', 1) IN ({marks})",
-                [hour, *keys],
-            )
-        }
-    return found
-
-
 def _loaded_ids(session, typed: list[dict]) -> dict[str, tuple[object, str]]:
     """message id -> (landed hour, source) of the typed readings already loaded, any hour."""
     found = {}
@@ -424,12 +427,27 @@ def _append(session, table, lake: ObjectStore, manifest_key: str) -> None:
         session.execute(table.insert_json(), [urls])
 
 
-def _load_object(session, lake: ObjectStore, key: str, now: float) -> tuple[ObjectLoad, list]:
+def _objects_in_warehouse(session, hour: dt.datetime) -> set[str]:
+    """The landed objects whose rows (typed or quarantined) the hour holds."""
+    return {
+        key
+        for table in (SENSOR_MESSAGES, QUARANTINE)
+        for (key,) in session.query(
+            f"SELECT DISTINCT split_part(source, ':', 1) FROM {table.qualified} "  # noqa: S608
+            f"WHERE landed_hour = {session.mark}",
+            [hour],
+        )
+    }
+
+
+def _load_object(
+    session, lake: ObjectStore, key: str, now: float, message: bool = True
+) -> tuple[ObjectLoad, list]:
     partition = partition_of(key)
     hour = partition_hour(partition)
     landed_hour = hour_text(hour)
     load = ObjectLoad(partition, key)
-    if _loaded_objects(session, [key], hour):
+    if key in _objects_in_warehouse(session, hour):
         load.already_loaded = True
         return load, []
     typed, quarantine = _type_objects(lake, [key], landed_hour, now)
@@ -464,7 +482,7 @@ def _load_object(session, lake: ObjectStore, key: str, now: float) -> tuple[Obje
         for table, prefix, rows in (
             (SENSOR_MESSAGES, TYPED_PREFIX, typed),
             (QUARANTINE, QUARANTINE_PREFIX, quarantine),
-            (MESSAGE, MESSAGE_PREFIX, [_message_row(r) for r in typed]),
+            (MESSAGE, MESSAGE_PREFIX, [_message_row(r) for r in typed] if message else []),
         )
     ]
     for table, part in parts:

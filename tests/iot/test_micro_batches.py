@@ -130,3 +130,27 @@ def test_without_a_bridge_loading_an_object_gets_its_run_at_once(lake):
     aged(lake, key, ARRIVAL)
     (request,) = tick(lake, ARRIVAL + 1)[0]
     assert request.partition_key == HOUR
+
+
+def test_a_micro_batch_between_a_partition_runs_steps_is_kept(lake, warehouse):
+    """The run snapshots the hour; the bridge then lands and loads an object; the run's loads
+    replace the hour without dropping it, and without counting anything twice."""
+    first = land(lake, [message(n) for n in range(5)], ARRIVAL)
+    pipeline.load_landed(lake, warehouse, [first], now=NOW)
+    pipeline.snapshot_raw(lake, HOUR)
+    later = land(lake, [message(n) for n in range(4, 9)], ARRIVAL + 1)  # 4 again
+    pipeline.load_landed(lake, warehouse, [later], now=NOW)
+    before = state(warehouse)
+    assert len(before["typed"]) == len(before["message"]) == 9
+    pipeline.load_sensor_messages(lake, warehouse, HOUR, now=NOW)
+    assert len(state(warehouse)["typed"]) == 9
+    later2 = land(lake, [message(9)], ARRIVAL + 2)  # between the run's two steps
+    pipeline.load_landed(lake, warehouse, [later2], now=NOW)
+    pipeline.load_message(lake, warehouse, HOUR)
+    after = state(warehouse)
+    assert len(after["typed"]) == len(after["message"]) == 10
+    assert sorted(after["message"]) == sorted(set(after["message"]))
+    partition_run(lake, warehouse)  # a run that saw every object: the same readings
+    assert {k: sorted(v) for k, v in state(warehouse).items()} == {
+        k: sorted(v) for k, v in after.items()
+    }
