@@ -58,7 +58,7 @@ def start_bridge(tmp: Path, broker, *flags: str) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(BIN / "lakehouse-iot-bridge"), "--host", "localhost", "--port", str(broker.port),
          "--cert", str(cert), "--key", str(key), "--ca", str(broker.ca_cert),
-         "--target", str(tmp / "lake"), "--stats-interval", "5", *flags],
+         "--target", str(tmp / "lake"), "--stats-interval", "5", "--no-load", *flags],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     log.close()

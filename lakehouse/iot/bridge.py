@@ -12,6 +12,14 @@ nothing: the broker re-delivers whatever was not acknowledged, and sensor_messag
 re-delivered copies by message id. A payload that is not a JSON object is landed with its error
 and quarantined downstream.
 
+Each landed object is then loaded into the warehouse at once (lakehouse.iot.pipeline.load_landed:
+sensor_messages, its quarantine and sensor.message, idempotent per object and message id), so
+the views over them show it within seconds, and when DAGSTER_HOME is set each load is reported
+to that Dagster instance as runless materializations of `sensor_messages` and `sensor/message`
+for the object's hourly partition. Loads run outside the MQTT thread and never hold up
+acknowledgements: an object whose load fails is retried, and the hourly partition run (which
+the landing sensor requests for objects no load has marked) reconciles it in any case.
+
 The broker sends at most --receive-maximum unacknowledged messages; when that many are buffered
 the batch is written early, since no more can arrive before it is acknowledged. Every flag has
 an environment variable (shown in --help); nothing secret is passed on the command line (the
@@ -30,8 +38,10 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -41,6 +51,11 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from lakehouse.iot.landing import LandingWriter
 from lakehouse.iot.rule import flatten, unparsed
 from lakehouse.storage import ObjectStore, store_for_uri
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from lakehouse.warehouse import Warehouse
 
 log = logging.getLogger("lakehouse.iot.bridge")
 
@@ -70,13 +85,68 @@ class Stats:
         self.batches = 0
         self.write_failures = 0
         self.connects = 0
+        self.loaded = 0  # objects loaded into the warehouse
+        self.load_failures = 0  # in a row
+
+
+MAX_PENDING_LOADS = 1_000  # objects; beyond, the oldest are left to the partition run
+
+
+class WarehouseLoader:
+    """Loads landed objects into the warehouse and reports each to Dagster (when given an
+    instance) as runless materializations of the hour's `sensor_messages` and `sensor/message`."""
+
+    def __init__(
+        self, lake: ObjectStore, warehouse: Warehouse, instance: dg.DagsterInstance | None
+    ):
+        self.lake, self.warehouse, self.instance = lake, warehouse, instance
+
+    def __call__(self, keys: list[str]) -> None:
+        import dagster as dg
+
+        from lakehouse.iot.pipeline import load_landed
+
+        for load in load_landed(self.lake, self.warehouse, keys):
+            if load.already_loaded or self.instance is None:
+                continue
+            metadata = {
+                "partition": load.partition,
+                "landing_object": dg.MetadataValue.path(self.lake.uri(load.key)),
+                "messages": load.messages,
+                "rows": load.rows,
+            }
+            for asset_key, extra in (
+                (
+                    "sensor_messages",
+                    {"quarantined": load.quarantined, "duplicates": load.duplicates},
+                ),
+                (("sensor", "message"), {}),
+            ):
+                self.instance.report_runless_asset_event(
+                    dg.AssetMaterialization(
+                        asset_key=asset_key,
+                        partition=load.partition,
+                        description="micro-batch loaded by lakehouse-iot-bridge",
+                        metadata=metadata | extra,
+                    )
+                )
 
 
 class Bridge:
-    def __init__(self, settings: BridgeSettings, store: ObjectStore, clock=time.time, client=None):
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        store: ObjectStore,
+        clock=time.time,
+        client=None,
+        loader: Callable[[list[str]], None] | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.loader = loader
+        self.to_load: list[str] = []  # landed keys waiting for (another) load attempt
+        self.load_retry_at = 0.0
         self.writer = LandingWriter(
             store,
             prefix=settings.prefix,
@@ -165,11 +235,37 @@ class Bridge:
                 self.client.ack(mid, qos)
         self.unacked = []
         log.debug("landed %d messages in %s", batch.records, batch.objects[0])
+        if self.loader is not None:
+            self.to_load.extend(batch.objects)
+            if len(self.to_load) > MAX_PENDING_LOADS:
+                dropped = self.to_load[:-MAX_PENDING_LOADS]
+                del self.to_load[:-MAX_PENDING_LOADS]
+                log.warning("%d landed objects not loaded; the hourly partition runs will load "
+                            "them (first: %s)", len(dropped), dropped[0])  # fmt: skip
 
     def tick(self) -> None:
         with self.lock:
             if self.writer.due() or (self.stop_event.is_set() and self.writer.buffer):
                 self._flush_locked()
+            keys = list(self.to_load) if self.clock() >= self.load_retry_at else []
+        if keys:
+            self._load(keys)
+
+    def _load(self, keys: list[str]) -> None:
+        """Outside the lock: the MQTT thread keeps receiving (and landing) while a load runs."""
+        try:
+            self.loader(keys)
+        except Exception as e:  # landed and acknowledged: retried here, or by the partition run
+            self.stats.load_failures += 1
+            self.load_retry_at = self.clock() + min(30, 2**self.stats.load_failures)
+            log.error("loading %d landed objects failed: %s; retrying (first: %s)", len(keys),
+                      str(e).splitlines()[0] if str(e) else type(e).__name__, keys[0])  # fmt: skip
+            return
+        self.stats.load_failures = 0
+        self.stats.loaded += len(keys)
+        with self.lock:
+            loaded = set(keys)
+            self.to_load = [k for k in self.to_load if k not in loaded]
 
     # -- running ----------------------------------------------------------------------------
 
@@ -191,7 +287,27 @@ class Bridge:
                 self.stop_event.wait(delay)
                 delay = min(delay * 2, 30.0)
 
+    def unloaded_recent(self) -> list[str]:
+        """Landed objects of this hour and the last that no load has marked: a bridge killed
+        between landing and loading picks them up when it starts again."""
+        from lakehouse.iot.landing import hour_prefix, partition_of
+        from lakehouse.iot.pipeline import loaded_by_bridge
+
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC).replace(minute=0, second=0,
+                                                                      microsecond=0)  # fmt: skip
+        found = []
+        for hour in (now - dt.timedelta(hours=1), now):
+            marked = loaded_by_bridge(self.store, hour)
+            prefix = hour_prefix(self.settings.prefix, hour)
+            found += [o.key for o in self.store.list_objects(prefix)
+                      if partition_of(o.key) and o.key not in marked]  # fmt: skip
+        return found
+
     def run(self, stats_interval: float = 60.0) -> int:
+        if self.loader is not None:
+            self.to_load = self.unloaded_recent()
+            if self.to_load:
+                log.info("loading %d landed objects no load has marked yet", len(self.to_load))
         self.connect()
         self.client.loop_start()
         next_stats = time.monotonic() + stats_interval
@@ -214,8 +330,21 @@ class Bridge:
 
     def log_stats(self) -> None:
         s = self.stats
-        log.info("received %d, landed %d in %d objects, buffered %d", s.received, s.landed,
-                 s.batches, len(self.writer.buffer))  # fmt: skip
+        log.info("received %d, landed %d in %d objects, loaded %d objects, buffered %d",
+                 s.received, s.landed, s.batches, s.loaded, len(self.writer.buffer))  # fmt: skip
+
+
+def warehouse_loader(lake: ObjectStore) -> WarehouseLoader:
+    """The LAKEHOUSE_ENV warehouse resource, and the Dagster instance of DAGSTER_HOME if set."""
+    import dagster as dg
+
+    from lakehouse.resources import resources_for_env
+
+    warehouse = resources_for_env()["warehouse"]
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    where = f"Dagster instance {os.environ['DAGSTER_HOME']}" if instance else "no Dagster instance"
+    log.info("loading landed objects into %s (%s)", type(warehouse).__name__, where)
+    return WarehouseLoader(lake, warehouse, instance)
 
 
 def env(name: str, default=None):
@@ -254,6 +383,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     la.add_argument("--flush-seconds", type=float,
                     default=float(env("BRIDGE_FLUSH_SECONDS", "60")),
                     help="BRIDGE_FLUSH_SECONDS: or when its first message is this old")  # fmt: skip
+    la.add_argument("--no-load", action="store_true",
+                    default=env("BRIDGE_LOAD", "1").lower() in ("0", "false", "no"),
+                    help="BRIDGE_LOAD=0: only land; leave loading to the hourly partition runs "
+                    "(by default each landed object is loaded into the LAKEHOUSE_ENV warehouse "
+                    "and, with DAGSTER_HOME set, reported to that Dagster instance)")  # fmt: skip
     p.add_argument(
         "--stats-interval", type=float, default=float(env("BRIDGE_STATS_INTERVAL", "60"))
     )
@@ -284,8 +418,14 @@ def main(argv: list[str] | None = None) -> int:
         flush_bytes=args.flush_bytes, flush_seconds=args.flush_seconds,
         receive_maximum=args.receive_maximum, session_expiry=args.session_expiry,
     )  # fmt: skip
+    store = store_for_uri(args.target)
     try:
-        bridge = Bridge(settings, store_for_uri(args.target))
+        loader = None if args.no_load else warehouse_loader(store)
+    except Exception as e:  # a missing variable, an unknown LAKEHOUSE_ENV, a bad DAGSTER_HOME
+        print(f"lakehouse-iot-bridge: cannot load into the warehouse: {e}", file=sys.stderr)
+        return 2
+    try:
+        bridge = Bridge(settings, store, loader=loader)
     except (ssl.SSLError, OSError) as e:
         print(f"lakehouse-iot-bridge: cannot load the TLS files: {e}", file=sys.stderr)
         return 2

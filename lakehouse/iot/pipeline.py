@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from lakehouse.iot.landing import hour_prefix, partition_of, read_records
 from lakehouse.iot.load import (
+    copy_role,
     ensure_tables,
     manifest_urls,
     replace_all_from_csv,
@@ -30,7 +31,14 @@ from lakehouse.iot.load import (
 )
 from lakehouse.iot.readings import Quarantined, message_id, to_reading
 from lakehouse.iot.seeds import star_schema_rows, to_csv
-from lakehouse.iot.tables import ALL_TABLES, DIMENSIONS, MESSAGE, QUARANTINE, SENSOR_MESSAGES
+from lakehouse.iot.tables import (
+    ALL_TABLES,
+    DIMENSIONS,
+    MESSAGE,
+    QUARANTINE,
+    REDSHIFT,
+    SENSOR_MESSAGES,
+)
 from lakehouse.storage import ObjectStore, StorageError
 from lakehouse.warehouse import Warehouse
 
@@ -151,6 +159,50 @@ def _reason_kind(reason: str) -> str:
     return "other"
 
 
+def _quarantine_row(landed_hour: str, source: str, reason: str, record: dict | None) -> dict:
+    return {
+        "landed_hour": landed_hour,
+        "source": source[:1024],
+        "reason": reason[:1024],
+        "message_id": _safe_message_id(record) if record is not None else None,
+        "record": _record_text(record) if record is not None else None,
+    }
+
+
+def _duplicate(row: dict, where: str, landed_hour: str) -> dict:
+    """The quarantine row of a typed reading whose message id is already loaded."""
+    record = {k: v for k, v in row.items() if k not in ("landed_hour", "source")}
+    reason = f"duplicate message id {row['message_id']} ({where})"
+    return _quarantine_row(landed_hour, row["source"], reason, record)
+
+
+def _type_objects(
+    lake: ObjectStore, keys: list[str], landed_hour: str, now: float
+) -> tuple[list[dict], list[dict]]:
+    """The landed objects' records as typed rows, and quarantine rows for the rest (unreadable,
+    invalid, or a message id seen earlier in these objects)."""
+    typed: list[dict] = []
+    quarantine: list[dict] = []
+    first_seen: dict[str, str] = {}
+    for key in keys:
+        for line, record in read_records(lake.get_bytes(key), key):
+            source = f"{key}:{line}"
+            if isinstance(record, Quarantined):
+                quarantine.append(_quarantine_row(landed_hour, source, record.reason, None))
+                continue
+            reading = to_reading(record, now)
+            if isinstance(reading, Quarantined):
+                quarantine.append(_quarantine_row(landed_hour, source, reading.reason, record))
+            elif reading["message_id"] in first_seen:
+                mid = reading["message_id"]
+                reason = f"duplicate message id {mid} (first at {first_seen[mid]})"
+                quarantine.append(_quarantine_row(landed_hour, source, reason, record))
+            else:
+                first_seen[reading["message_id"]] = source
+                typed.append(reading | {"landed_hour": landed_hour, "source": source[:1024]})
+    return typed, quarantine
+
+
 def load_sensor_messages(
     lake: ObjectStore,
     warehouse: Warehouse,
@@ -168,40 +220,15 @@ def load_sensor_messages(
             f"partition {partition_key} has no raw manifest: materialize sensor_messages_raw "
             "for it first"
         ) from None
-    typed: list[dict] = []
-    quarantine: list[dict] = []
-    first_seen: dict[str, str] = {}
-
-    def quarantined(source: str, reason: str, record: dict | None) -> None:
-        quarantine.append({
-            "landed_hour": landed_hour,
-            "source": source[:1024],
-            "reason": reason[:1024],
-            "message_id": _safe_message_id(record) if record is not None else None,
-            "record": _record_text(record) if record is not None else None,
-        })  # fmt: skip
-
-    for url in urls:
-        key = key_of(lake, url)
-        for line, record in read_records(lake.get_bytes(key), key):
-            source = f"{key}:{line}"
-            if isinstance(record, Quarantined):
-                quarantined(source, record.reason, None)
-                continue
-            reading = to_reading(record, now)
-            if isinstance(reading, Quarantined):
-                quarantined(source, reading.reason, record)
-            elif reading["message_id"] in first_seen:
-                mid = reading["message_id"]
-                quarantined(
-                    source, f"duplicate message id {mid} (first at {first_seen[mid]})", record
-                )
-            else:
-                first_seen[reading["message_id"]] = source
-                typed.append(reading | {"landed_hour": landed_hour, "source": source[:1024]})
+    keys = [key_of(lake, url) for url in urls]
+    typed, quarantine = _type_objects(lake, keys, landed_hour, now)
 
     with transaction(warehouse) as session:
         ensure_tables(session, [SENSOR_MESSAGES, QUARANTINE])
+        # Objects the bridge landed and loaded after this run's snapshot: replacing the hour
+        # must not drop them, so they are loaded again after it (objects_in_warehouse is read
+        # inside the transaction, so no micro-batch commits in between).
+        later = sorted(_objects_in_warehouse(session, hour) - set(keys))
         if typed:
             # A re-delivered message has the same id and the same gateway read time; the same
             # packet heard by another gateway (or replayed over the air) has the same id and a
@@ -228,18 +255,17 @@ def load_sensor_messages(
                 other_text = (
                     other.strftime(PARTITION_FORMAT) if hasattr(other, "strftime") else other
                 )
-                record = {k: v for k, v in row.items() if k not in ("landed_hour", "source")}
-                quarantined(
-                    row["source"],
-                    f"duplicate message id {row['message_id']} (already loaded from partition "
-                    f"{other_text})",
-                    record,
+                quarantine.append(
+                    _duplicate(row, f"already loaded from partition {other_text}", landed_hour)
                 )
             typed = kept
         typed_part = write_part(lake, TYPED_PREFIX, hour, typed)
         quarantine_part = write_part(lake, QUARANTINE_PREFIX, hour, quarantine)
         replace_partition(session, SENSOR_MESSAGES, lake, typed_part.manifest_key, hour)
         replace_partition(session, QUARANTINE, lake, quarantine_part.manifest_key, hour)
+        for key in later:
+            # Their sensor.message rows are still there; load_message keeps them too.
+            _load_object(session, lake, key, now, message=False)
 
     reasons = Counter(_reason_kind(q["reason"]) for q in quarantine)
     return TypedPartition(
@@ -270,6 +296,16 @@ def read_part_rows(lake: ObjectStore, manifest_key: str) -> list[dict]:
     return rows
 
 
+def _message_row(typed: dict) -> dict:
+    """A typed reading as the star schema's `message` row (guid, whole-second ts, °F)."""
+    return {
+        "guid": typed["device_id"],
+        "ts": math.floor(typed["ts"]),
+        "temp": typed["temperature_f"],
+        "landed_hour": typed["landed_hour"],
+    }
+
+
 @dataclass
 class MessagePartition:
     partition: str
@@ -290,19 +326,24 @@ def load_message(lake: ObjectStore, warehouse: Warehouse, partition_key: str) ->
             f"partition {partition_key} has no sensor_messages manifest: materialize "
             "sensor_messages for it first"
         ) from None
-    rows = [
-        {
-            "guid": r["device_id"],
-            "ts": math.floor(r["ts"]),
-            "temp": r["temperature_f"],
-            "landed_hour": hour_text(hour),
-        }  # fmt: skip
-        for r in typed
-    ]
+    rows = [_message_row(r) for r in typed]
     part = write_part(lake, MESSAGE_PREFIX, hour, rows)
+    snapshot = sorted({r["source"].rsplit(":", 1)[0] for r in typed})
     with transaction(warehouse) as session:
         ensure_tables(session, [MESSAGE])
         replace_partition(session, MESSAGE, lake, part.manifest_key, hour)
+        # Readings of the hour the bridge loaded after sensor_messages' snapshot stay too.
+        outside = (
+            f" AND split_part(source, ':', 1) NOT IN ({', '.join([session.mark] * len(snapshot))})"
+            if snapshot
+            else ""
+        )
+        session.execute(
+            f"INSERT INTO {MESSAGE.qualified} (guid, ts, temp, landed_hour) "  # noqa: S608
+            "SELECT device_id, CAST(floor(ts) AS BIGINT), temperature_f, landed_hour "
+            f"FROM {SENSOR_MESSAGES.qualified} WHERE landed_hour = {session.mark}{outside}",
+            [hour, *snapshot],
+        )
     return MessagePartition(partition_key, len(rows), part.manifest_key, part.files, part.bytes)
 
 
@@ -329,3 +370,166 @@ def load_dimensions(
         for table in DIMENSIONS:
             replace_all_from_csv(session, table, lake, keys[table.name])
     return Dimensions({t: len(r) for t, r in rows.items()}, keys, sizes)
+
+
+# -- micro-batches: what lakehouse-iot-bridge loads as soon as it has landed an object -------
+
+# One marker per landed object a micro-batch load committed (under the landed key), so the
+# landing sensor leaves that object to the bridge; the parts are the load's files, dropped after.
+LOADED_PREFIX = "micro_batches/loaded"
+PARTS_PREFIX = "micro_batches/parts"
+ID_CHUNK = 500  # message ids per lookup statement
+
+
+def loaded_marker_key(landed_key: str) -> str:
+    return f"{LOADED_PREFIX}/{landed_key}.json"
+
+
+@dataclass
+class ObjectLoad:
+    """One landed object appended to sensor_messages (+ quarantine) and sensor.message."""
+
+    partition: str
+    key: str
+    messages: int = 0  # records in the object
+    rows: int = 0  # readings added to sensor_messages and sensor.message
+    quarantined: int = 0
+    duplicates: int = 0
+    already_loaded: bool = False  # an earlier load (bridge or partition run) holds it
+
+
+def _loaded_ids(session, typed: list[dict]) -> dict[str, tuple[object, str]]:
+    """message id -> (landed hour, source) of the typed readings already loaded, any hour."""
+    found = {}
+    low = min(r["ts"] for r in typed) - DEDUP_WINDOW_S
+    high = max(r["ts"] for r in typed) + DEDUP_WINDOW_S
+    ids = sorted({r["message_id"] for r in typed})
+    for start in range(0, len(ids), ID_CHUNK):
+        chunk = ids[start : start + ID_CHUNK]
+        rows = session.query(
+            f"SELECT message_id, landed_hour, source FROM {SENSOR_MESSAGES.qualified} "  # noqa: S608
+            f"WHERE ts BETWEEN {session.mark} AND {session.mark} "
+            f"AND message_id IN ({', '.join([session.mark] * len(chunk))})",
+            [low, high, *chunk],
+        )
+        found |= {mid: (hour, source) for mid, hour, source in rows}
+    return found
+
+
+def _append(session, table, lake: ObjectStore, manifest_key: str) -> None:
+    """Adds exactly the manifest's files to the table (no partition is replaced)."""
+    urls = manifest_urls(lake, manifest_key)
+    if not urls:
+        return
+    if session.dialect == REDSHIFT:
+        session.execute(table.copy_json(lake.uri(manifest_key), copy_role()))
+    else:
+        session.execute(table.insert_json(), [urls])
+
+
+def _objects_in_warehouse(session, hour: dt.datetime) -> set[str]:
+    """The landed objects whose rows (typed or quarantined) the hour holds."""
+    return {
+        key
+        for table in (SENSOR_MESSAGES, QUARANTINE)
+        for (key,) in session.query(
+            f"SELECT DISTINCT split_part(source, ':', 1) FROM {table.qualified} "  # noqa: S608
+            f"WHERE landed_hour = {session.mark}",
+            [hour],
+        )
+    }
+
+
+def _load_object(
+    session, lake: ObjectStore, key: str, now: float, message: bool = True
+) -> tuple[ObjectLoad, list]:
+    partition = partition_of(key)
+    hour = partition_hour(partition)
+    landed_hour = hour_text(hour)
+    load = ObjectLoad(partition, key)
+    if key in _objects_in_warehouse(session, hour):
+        load.already_loaded = True
+        return load, []
+    typed, quarantine = _type_objects(lake, [key], landed_hour, now)
+    load.messages = len(typed) + len(quarantine)
+    if typed:
+        # The same reading landed before (a re-delivery after a crash, a second gateway):
+        # the first load keeps it, as the partition run does.
+        loaded = _loaded_ids(session, typed)
+        kept = []
+        for row in typed:
+            if row["message_id"] not in loaded:
+                kept.append(row)
+                continue
+            other_hour, source = loaded[row["message_id"]]
+            other = (
+                other_hour.strftime(PARTITION_FORMAT)
+                if hasattr(other_hour, "strftime")
+                else other_hour
+            )
+            where = (
+                f"first at {source}"
+                if other == partition
+                else f"already loaded from partition {other}"
+            )
+            quarantine.append(_duplicate(row, where, landed_hour))
+            load.duplicates += 1
+        typed = kept
+    load.rows, load.quarantined = len(typed), len(quarantine)
+    stem = key.rsplit("/", 1)[-1].removesuffix(".gz")
+    parts = [
+        (table, write_part(lake, f"{PARTS_PREFIX}/{stem}/{prefix}", hour, rows))
+        for table, prefix, rows in (
+            (SENSOR_MESSAGES, TYPED_PREFIX, typed),
+            (QUARANTINE, QUARANTINE_PREFIX, quarantine),
+            (MESSAGE, MESSAGE_PREFIX, [_message_row(r) for r in typed] if message else []),
+        )
+    ]
+    for table, part in parts:
+        _append(session, table, lake, part.manifest_key)
+    return load, [part.manifest_key for _, part in parts]
+
+
+def load_landed(
+    lake: ObjectStore, warehouse: Warehouse, keys: list[str], now: float | None = None
+) -> list[ObjectLoad]:
+    """Appends landed objects to sensor_messages (+ quarantine) and sensor.message in one
+    transaction, without waiting for their hour's partition run.
+
+    Idempotent per object and per message id: an object some load already holds is skipped,
+    and a reading whose message id is loaded (in any hour) is quarantined as a duplicate, so a
+    retry, a re-delivery or the hour's partition run later never counts a reading twice (the
+    partition run replaces the hour with the same readings)."""
+    for key in keys:
+        if partition_of(key) is None:
+            raise PipelineError(
+                f"{key}: not a landed telemetry object (message/YYYY/MM/DD/HH/*.gz)"
+            )
+    now = time.time() if now is None else now
+    loads, manifests = [], []
+    with transaction(warehouse) as session:
+        ensure_tables(session, [SENSOR_MESSAGES, QUARANTINE, MESSAGE])
+        for key in keys:
+            load, written = _load_object(session, lake, key, now)
+            loads.append(load)
+            manifests += written
+    for load in loads:
+        lake.put_bytes(
+            loaded_marker_key(load.key),
+            json.dumps({"partition": load.partition, "rows": load.rows,
+                        "quarantined": load.quarantined, "loaded_at": now}).encode(),
+        )  # fmt: skip
+    for manifest_key in manifests:
+        for url in manifest_urls(lake, manifest_key):
+            lake.delete(key_of(lake, url))
+        lake.delete(manifest_key)
+    return loads
+
+
+def loaded_by_bridge(lake: ObjectStore, hour: dt.datetime) -> set[str]:
+    """The landed keys of an hour that micro-batch loads committed."""
+    prefix = f"{LOADED_PREFIX}/"
+    return {
+        o.key[len(prefix) :].removesuffix(".json")
+        for o in lake.list_objects(f"{LOADED_PREFIX}/{hour_prefix(LANDING_PREFIX, hour)}")
+    }

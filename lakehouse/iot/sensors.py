@@ -6,6 +6,11 @@ upload's start) or replaced under the same key are still noticed. Each tick list
 folders from one hour before the look-back window up to now, not the whole landing prefix; the
 first tick, and a tick after a pause of more than two days, list everything. Objects written
 into older hour folders later (a backfill) are loaded by materializing those partitions.
+
+Objects lakehouse-iot-bridge has loaded itself (a marker under micro_batches/loaded/) need no
+run. While the bridge is loading (it marked an object in that hour or the one before), an
+unmarked object gets BRIDGE_GRACE_S to be loaded and marked before a run is requested for it:
+that run is the reconciliation of a load that failed or a bridge that died.
 """
 
 import datetime as dt
@@ -17,7 +22,7 @@ import dagster as dg
 
 from lakehouse.iot.assets import MESSAGE_KEY, QUARANTINE_KEY, sensor_messages_raw
 from lakehouse.iot.landing import hour_prefix, partition_of
-from lakehouse.iot.pipeline import LANDING_PREFIX
+from lakehouse.iot.pipeline import LANDING_PREFIX, loaded_by_bridge
 from lakehouse.run_policy import domain, waiting_runs
 from lakehouse.sensing import LOOKBACK_MS, ObjectCursor, scan
 from lakehouse.storage import ObjectInfo, ObjectStore
@@ -25,6 +30,7 @@ from lakehouse.storage import ObjectInfo, ObjectStore
 PARTITION_ASSETS = [sensor_messages_raw.key, dg.AssetKey("sensor_messages"), QUARANTINE_KEY,
                     MESSAGE_KEY]  # fmt: skip
 MAX_HOURS_WALKED = dt.timedelta(hours=48)
+BRIDGE_GRACE_S = 60
 
 
 def landed_objects(lake: ObjectStore, cursor: ObjectCursor, now_s: float) -> list[ObjectInfo]:
@@ -41,6 +47,31 @@ def landed_objects(lake: ObjectStore, cursor: ObjectCursor, now_s: float) -> lis
         ]
         hour += dt.timedelta(hours=1)
     return found
+
+
+def left_to_runs(lake: ObjectStore, objects: list[ObjectInfo], now_s: float) -> list[ObjectInfo]:
+    """The landed objects a partition run has to load: not those the bridge loaded, nor,
+    while it is loading their hour, those it may still load."""
+    hours = {partition_of(o.key) for o in objects}
+    marked: dict[str, set[str]] = {}
+    for partition in hours:
+        hour = dt.datetime.strptime(partition, "%Y-%m-%d-%H:%M")
+        for h in (hour - dt.timedelta(hours=1), hour):
+            key = h.strftime("%Y-%m-%d-%H:%M")
+            if key not in marked:
+                marked[key] = loaded_by_bridge(lake, h)
+    left = []
+    for o in objects:
+        partition = partition_of(o.key)
+        if o.key in marked[partition]:
+            continue
+        hour = dt.datetime.strptime(partition, "%Y-%m-%d-%H:%M")
+        previous = (hour - dt.timedelta(hours=1)).strftime("%Y-%m-%d-%H:%M")
+        bridge_loading = bool(marked[partition] or marked[previous])
+        if bridge_loading and now_s * 1000 - o.last_modified_ms < BRIDGE_GRACE_S * 1000:
+            continue  # not yet: seen again next tick (the cursor does not hold it)
+        left.append(o)
+    return left
 
 
 def partition_requests(new: list[ObjectInfo]) -> list[dg.RunRequest]:
@@ -75,10 +106,11 @@ def partition_requests(new: list[ObjectInfo]) -> list[dg.RunRequest]:
 )
 def sensor_messages_landed(context: dg.SensorEvaluationContext, lake: ObjectStore):
     cursor = ObjectCursor.from_json(context.cursor)
-    new, after = scan(landed_objects(lake, cursor, time.time()), cursor)
+    now = time.time()
+    new, after = scan(left_to_runs(lake, landed_objects(lake, cursor, now), now), cursor)
     if not new:
         context.update_cursor(after.to_json())
-        return dg.SkipReason("no new or replaced telemetry objects")
+        return dg.SkipReason("no new or replaced telemetry objects left to load")
     requests = partition_requests(new)
     # An hour whose run is still queued gets no second one: that run snapshots the hour when it
     # starts. The cursor then stays put, so the hour is requested again once its run started

@@ -78,3 +78,78 @@ def land(store: ObjectStore, records: list[dict], arrival: float = ARRIVAL) -> s
 def query(path, sql: str) -> list[tuple]:
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+# -- the bridge as a process, and readings published to a real broker ----------------------
+
+
+def wait_until(predicate, timeout: float, what: str):
+    """predicate()'s first truthy value, polled every 0.1 s; TimeoutError naming `what`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+    return value
+
+
+def start_bridge_process(broker, lake_dir, log_path, env: dict, *flags: str):
+    """lakehouse-iot-bridge against `broker` (tests.support.mosquitto), landing in lake_dir;
+    returns once it has subscribed."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    cert, key = broker.client_cert("lakehouse-iot-bridge")
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "lakehouse-iot-bridge"), "--host", "localhost",
+             "--port", str(broker.port), "--cert", str(cert), "--key", str(key),
+             "--ca", str(broker.ca_cert), "--target", str(lake_dir), "--stats-interval", "5",
+             *flags],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    start = Path(log_path).read_text().count("connected to")
+    deadline = time.monotonic() + 90
+    while Path(log_path).read_text().count("connected to") <= start:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(Path(log_path).read_text()[-3000:])
+        time.sleep(0.1)
+    return proc
+
+
+class Publisher:
+    """A gateway publishing format-2 readings over MQTT with mTLS, QoS 1 (each PUBACKed)."""
+
+    def __init__(self, broker, client_id: str = "test-gateway", topic: str = "lora-iot-demo"):
+        import ssl
+
+        import paho.mqtt.client as mqtt
+
+        cert, key = broker.client_cert(client_id)
+        self.topic = topic
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(broker.ca_cert))
+        context.load_cert_chain(certfile=str(cert), keyfile=str(key))
+        self.client.tls_set_context(context)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def publish(self, device: str, counter: int, ts: float, boot_id: int = 0x1A2B3C4D) -> str:
+        """One reading; returns its message id (device/boot/counter, as sensor_messages has)."""
+        from gateway.message import build_message
+        from gateway.payload import Reading, node_key
+
+        reading = Reading(device, 21.5, 45.0, 99.4, counter % 4096, 100, 7, 9,
+                          boot_id=boot_id, counter=counter)  # fmt: skip
+        payload = build_message(reading, "00000000f62051ce", ts, rssi=-60, snr=9)
+        self.client.publish(self.topic, payload, qos=1).wait_for_publish(30)
+        return node_key(device, boot_id, counter)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

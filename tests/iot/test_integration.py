@@ -30,21 +30,12 @@ from lakehouse.iot.assets import (
 from lakehouse.iot.landing import partition_of, read_records
 from lakehouse.storage import LocalObjectStore
 from lakehouse.warehouse import DuckDBWarehouse
-from tests.iot.support import query
+from tests.iot.support import query, wait_until
 from tests.support.mosquitto import mosquitto_broker
 
 BIN = Path(sys.executable).parent
 TEST_CPIN = "92A0ECEC9000DA0DCF0CAAB0ABA2E0EF"  # the original's public key: a test vector only
 NODES = {"0447383033363932003C0034": 600, "0447383033363932003C0036": 400}
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-    return value
 
 
 def start_radio(tmp: Path, broker, n: int, node: str, count: int, seed: int | None = None):
@@ -80,7 +71,8 @@ def start_bridge(tmp: Path, broker, lake: Path, flush_seconds: int = 2) -> subpr
     proc = subprocess.Popen(
         [str(BIN / "lakehouse-iot-bridge"), "--host", "localhost", "--port", str(broker.port),
          "--cert", str(cert), "--key", str(key), "--ca", str(broker.ca_cert),
-         "--target", str(lake), "--flush-seconds", str(flush_seconds), "--stats-interval", "1"],
+         "--target", str(lake), "--flush-seconds", str(flush_seconds), "--stats-interval", "1",
+         "--no-load"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     log.close()

@@ -64,6 +64,11 @@ def test_sensor_messages_load_is_one_transaction_of_exact_statements(redshift):
     hour = dt.datetime(2020, 8, 27, 15)
     assert log == [
         *ddl(SENSOR_MESSAGES, QUARANTINE),
+        # The objects the hour holds: one the bridge loaded after the snapshot is kept.
+        'SELECT DISTINCT split_part(source, \':\', 1) FROM "iot"."sensor_messages" '
+        "WHERE landed_hour = %s",
+        'SELECT DISTINCT split_part(source, \':\', 1) FROM "iot"."sensor_messages_quarantine" '
+        "WHERE landed_hour = %s",
         'SELECT message_id, landed_hour FROM "iot"."sensor_messages" '
         "WHERE landed_hour <> %s AND ts BETWEEN %s AND %s",
         'DELETE FROM "iot"."sensor_messages" WHERE "landed_hour" = %s',
@@ -83,6 +88,8 @@ def test_sensor_messages_load_is_one_transaction_of_exact_statements(redshift):
         "-- commit",
     ]
     assert params[4:] == [
+        (hour,),
+        (hour,),
         # The other partitions' rows a copy of these readings could be in (read a day apart).
         (hour, 1598543131.9861386 - 86400, 1598543132.9861386 + 86400),
         (hour,),
@@ -111,6 +118,10 @@ def test_message_copy_loads_exactly_the_new_partitions_file(redshift):
         "FROM 's3://acme-lake/prod/sensor/message/manifests/2020-08-27-16.manifest'\n"
         f"IAM_ROLE '{ROLE}'\n"
         "MANIFEST GZIP JSON 'auto'",
+        # The hour's readings from objects outside sensor_messages' snapshot (the bridge's).
+        'INSERT INTO "sensor"."message" (guid, ts, temp, landed_hour) SELECT device_id, '
+        'CAST(floor(ts) AS BIGINT), temperature_f, landed_hour FROM "iot"."sensor_messages" '
+        "WHERE landed_hour = %s AND split_part(source, ':', 1) NOT IN (%s)",
         "-- commit",
     ]
     manifest = json.loads(lake.get_bytes("sensor/message/manifests/2020-08-27-16.manifest"))

@@ -1,6 +1,8 @@
 """The system left running, as a user runs it: `dagster dev` with every sensor and schedule on,
-telemetry landing every few seconds, CDC captured every minute, a TICKIT upload, and an analyst
-querying the warehouse read-only. Shared by tests/test_soak.py (short) and bench/soak.py (long).
+a gateway publishing a reading every few seconds to mosquitto (mTLS) and lakehouse-iot-bridge
+landing and loading them (reporting each batch to the same Dagster instance), CDC captured
+every minute, a TICKIT upload, and an analyst querying the warehouse read-only. Shared by
+tests/test_soak.py (short) and bench/soak.py (long).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter, defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,8 @@ DIMENSIONS = (
     "stg_sensor__installed_sensors"
 )
 ANALYST_SQL = "select coalesce(sum(msg_count), 0) from tickit_dbt.sensor_msg_count"
+NODES = ("0447383033363932003C0034", "0447383033363932003C0036")  # registered, installed
+BRIDGE_FLUSH_S = 1
 ORIGIN_TAGS = ("dagster/sensor_name", "dagster/schedule_name", "dagster/backfill")
 TICK_S = 1_000
 
@@ -55,6 +60,15 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
             "max": ordered[-1]}  # fmt: skip
 
 
+def children(pid: int) -> list[int]:
+    """pid and its children (mosquitto runs under stdbuf's exec, so usually pid itself)."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        kids = []
+    return [pid, *map(int, kids)]
+
+
 def origin(run: dict) -> str:
     tags = {t["key"]: t["value"] for t in run["tags"]}
     for key in ORIGIN_TAGS:
@@ -66,18 +80,25 @@ def origin(run: dict) -> str:
 @dataclass
 class Soak:
     root: Path
-    telemetry_every_s: float = 20.0
+    reading_every_s: float = 2.0
     read_every_s: float = 8.0
+    probe_every_s: float = 2.0
     sample_every_s: float = 5.0
     env: dict = field(init=False)
     url: str = field(init=False)
-    batches: list[tuple[float, int]] = field(default_factory=list)  # (landed at, readings)
+    readings: list[float] = field(default_factory=list)  # published at
     reads: list[tuple[float, int | None, str]] = field(default_factory=list)  # (at, sum, error)
+    # What sensor_msg_count shows, read like the analyst but every probe_every_s: when each
+    # reading became visible. Not analyst reads: a failed probe is only a missed sample.
+    probes: list[tuple[float, int | None, str]] = field(default_factory=list)
+    baseline: int = 0  # sensor_msg_count's total before the first reading is published
     queue: list[tuple[float, dict[str, int]]] = field(default_factory=list)
     cpu: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     rss: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     _proc: subprocess.Popen | None = None
+    _bridge: subprocess.Popen | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _stack: ExitStack = field(default_factory=ExitStack)
 
     def __post_init__(self):
         self.home = self.root / "lakehouse"
@@ -119,6 +140,28 @@ class Soak:
             raise RuntimeError(body["errors"])
         return body["data"]
 
+    def start_telemetry(self) -> None:
+        """mosquitto with mTLS, lakehouse-iot-bridge landing and loading into this home and
+        reporting to this DAGSTER_HOME, and a gateway to publish readings."""
+        from tests.iot.support import Publisher, start_bridge_process
+        from tests.support.mosquitto import mosquitto_broker
+
+        self.broker = self._stack.enter_context(mosquitto_broker())
+        self._bridge = start_bridge_process(
+            self.broker, self.home / "lake", self.root / "bridge.log", self.env,
+            "--flush-seconds", str(BRIDGE_FLUSH_S),
+        )  # fmt: skip
+        self.gateway = Publisher(self.broker, client_id="soak-gateway")
+        self._stack.callback(self.gateway.close)
+        self.boot_id = int(time.time()) & 0xFFFFFFFF  # ids no other run of the soak shares
+        self.baseline_read()
+
+    def publish_reading(self) -> None:
+        n = len(self.readings)
+        at = time.time()
+        self.gateway.publish(NODES[n % len(NODES)], n, at, boot_id=self.boot_id)
+        self.readings.append(at)
+
     def start(self, port: int) -> None:
         from tests.support.ports import wait_for_http
 
@@ -148,8 +191,19 @@ class Soak:
         for s in self.graphql(SCHEDULES)["schedulesOrError"]["results"]:
             self.graphql(STOP_SCHEDULE, {"id": s["id"]})
 
+    def stop_telemetry(self) -> None:
+        if self._bridge is not None and self._bridge.poll() is None:
+            self._bridge.send_signal(signal.SIGTERM)
+            try:
+                self._bridge.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._bridge.kill()
+                self._bridge.wait()
+        self._stack.close()
+
     def stop(self) -> None:
         self._stop.set()
+        self.stop_telemetry()
         if self._proc is None:
             return
         os.killpg(self._proc.pid, signal.SIGTERM)
@@ -161,24 +215,35 @@ class Soak:
         self._log.close()
 
     def land_telemetry(self, minutes: float) -> None:
+        """Readings landed without the bridge, as lakehouse-iot-gen writes them."""
         from lakehouse.iot.generator import generate
         from lakehouse.storage import LocalObjectStore
 
         now = time.time()
         lake = LocalObjectStore(root=str(self.home / "lake"))
-        counts = generate(lake, end=now, minutes=minutes, seed=int(now), flush_seconds=3600)
-        self.batches.append((time.time(), sum(counts.values())))
+        generate(lake, end=now, minutes=minutes, seed=int(now), flush_seconds=3600)
 
-    def read_as_analyst(self) -> None:
+    def read_msg_count(self, into: list) -> int | None:
         import duckdb
 
         at = time.time()
         try:
             with duckdb.connect(str(self.home / "warehouse.duckdb"), read_only=True) as con:
                 (total,) = con.execute(ANALYST_SQL).fetchone()
-            self.reads.append((at, int(total), ""))
+            into.append((at, int(total), ""))
+            return int(total)
         except duckdb.Error as e:
-            self.reads.append((at, None, str(e).splitlines()[0]))
+            into.append((at, None, str(e).splitlines()[0]))
+            return None
+
+    def read_as_analyst(self) -> None:
+        self.read_msg_count(self.reads)
+
+    def baseline_read(self) -> None:
+        deadline = time.monotonic() + 120
+        while (total := self.read_msg_count([])) is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.baseline = total or 0
 
     def sample(self) -> None:
         runs = self.graphql(RUNS)["runsOrError"]["results"]
@@ -226,24 +291,32 @@ class Soak:
             else:
                 name = Path(words[0]).name
             out.append((int(entry.name), str(name)))
+        if self._bridge is not None and self._bridge.poll() is None:
+            out.append((self._bridge.pid, "bridge"))
+        broker = getattr(self, "broker", None)
+        if broker is not None and broker.proc is not None and broker.proc.poll() is None:
+            out += [(child, "mosquitto") for child in children(broker.proc.pid)]
         return out
 
     def run_for(self, seconds: float) -> None:
         """Data arriving and an analyst reading, for `seconds`."""
         end = time.monotonic() + seconds
-        next_batch = next_read = next_sample = time.monotonic()
+        next_reading = next_read = next_probe = next_sample = time.monotonic()
         while time.monotonic() < end:
             now = time.monotonic()
-            if now >= next_batch:
-                self.land_telemetry(minutes=self.telemetry_every_s / 60)
-                next_batch += self.telemetry_every_s
+            if now >= next_reading:
+                self.publish_reading()
+                next_reading += self.reading_every_s
             if now >= next_read:
                 self.read_as_analyst()
                 next_read += self.read_every_s
+            if now >= next_probe:
+                self.read_msg_count(self.probes)
+                next_probe += self.probe_every_s
             if now >= next_sample:
                 self.sample()
                 next_sample += self.sample_every_s
-            time.sleep(0.5)
+            time.sleep(0.05)
 
     def drain(self, timeout: float) -> list[dict]:
         """Waits for quiet (call stop_schedules first): no run queued or in progress for longer
@@ -267,17 +340,22 @@ class Soak:
 
     # -- what happened --------------------------------------------------------------------
 
-    def telemetry_latencies(self) -> list[float]:
-        """Seconds from a batch landing to the analyst's first read that counts it."""
-        latencies, expected = [], 0
-        ok_reads = [(at, total) for at, total, error in self.reads if not error]
-        for landed_at, readings in self.batches[1:]:  # the first batch is the prepared hour
-            expected += readings
-            seen = next((at for at, total in ok_reads if at >= landed_at and
-                         total >= self.batches[0][1] + expected), None)  # fmt: skip
-            if seen is not None:
-                latencies.append(seen - landed_at)
-        return latencies
+    def telemetry_latencies(self) -> tuple[list[float], int]:
+        """Seconds from a reading's publication (its read time at the gateway) to the first
+        read of sensor_msg_count (probe or analyst) that counts it; and how many readings no
+        read ever counted."""
+        latencies, unseen = [], 0
+        ok_reads = sorted((at, total) for at, total, error in self.probes + self.reads
+                          if not error)  # fmt: skip
+        for n, published_at in enumerate(self.readings):
+            wanted = self.baseline + n + 1
+            seen = next((at for at, total in ok_reads if at >= published_at and total >= wanted),
+                        None)  # fmt: skip
+            if seen is None:
+                unseen += 1
+            else:
+                latencies.append(seen - published_at)
+        return latencies, unseen
 
     def cdc_latencies(self) -> tuple[list[float], list[str]]:
         """Seconds from each CDC object's write to the completed Hudi commit whose checkpoint
@@ -308,10 +386,11 @@ class Soak:
         return latencies, missing
 
     def unloaded_telemetry(self) -> list[str]:
-        """Landed hours whose latest sensor_messages load does not hold every landed reading."""
+        """Landed hours whose landed lines are not all in the warehouse, typed or quarantined
+        (whoever loaded them: the bridge or a partition run)."""
         import gzip
 
-        import dagster as dg
+        import duckdb
 
         from lakehouse.iot.landing import partition_of
 
@@ -320,18 +399,38 @@ class Soak:
             key = path.relative_to(self.home / "lake").as_posix()
             if path.is_file() and (hour := partition_of(key)):
                 landed[hour] += len(gzip.decompress(path.read_bytes()).splitlines())
-        problems = []
+        sql = """select strftime(landed_hour, '%Y-%m-%d-%H:%M'), count(*) from (
+            select landed_hour from iot.sensor_messages
+            union all select landed_hour from iot.sensor_messages_quarantine) group by 1"""
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with duckdb.connect(str(self.home / "warehouse.duckdb"), read_only=True) as con:
+                    loaded = dict(con.execute(sql).fetchall())
+                break
+            except duckdb.IOException:  # a writer holds the file for a moment
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        return [
+            f"{hour}: {lines} landed, {loaded.get(hour, 0)} loaded"
+            for hour, lines in sorted(landed.items())
+            if loaded.get(hour, 0) != lines
+        ]
+
+    def bridge_loads_reported(self) -> int:
+        """Runless materializations of sensor_messages (the bridge's loads) in the instance."""
+        import dagster as dg
+
+        reported, cursor = 0, None
         with dg.DagsterInstance.from_config(str(self.dagster_home)) as instance:
-            for hour, lines in sorted(landed.items()):
-                records = instance.fetch_materializations(
-                    dg.AssetRecordsFilter(asset_key=dg.AssetKey("sensor_messages"),
-                                          asset_partitions=[hour]), limit=1,
-                ).records  # fmt: skip
-                meta = records[0].asset_materialization.metadata if records else {}
-                rows = meta["rows"].value if "rows" in meta else 0
-                if rows != lines:
-                    problems.append(f"{hour}: {lines} landed, {rows} loaded")
-        return problems
+            while True:
+                page = instance.fetch_materializations(dg.AssetKey("sensor_messages"),
+                                                       limit=1000, cursor=cursor)  # fmt: skip
+                reported += sum(1 for r in page.records if not r.run_id)
+                if not page.has_more:
+                    return reported
+                cursor = page.cursor
 
     def startup_latencies(self, runs: list[dict]) -> list[float]:
         """Seconds from a run being launched to its first step starting."""
@@ -367,6 +466,7 @@ class Soak:
 
     def report(self, runs: list[dict]) -> dict:
         cdc, cdc_missing = self.cdc_latencies()
+        latencies, unseen = self.telemetry_latencies()
         by_status = Counter(r["status"] for r in runs)
         failed = [f"{origin(r)} {r['runId']}: {self.failure_of(r['runId'])}"
                   for r in runs if r["status"] == "FAILURE"]  # fmt: skip
@@ -385,8 +485,10 @@ class Soak:
             ],
             "cdc_object_to_hudi_commit_s": percentiles(cdc),
             "cdc_objects_not_committed": cdc_missing,
-            "reading_to_sensor_msg_count_s": percentiles(self.telemetry_latencies()),
-            "telemetry_batches": len(self.batches) - 1,
+            "reading_to_sensor_msg_count_s": percentiles(latencies),
+            "readings_published": len(self.readings),
+            "readings_never_seen": unseen,
+            "bridge_loads_reported": self.bridge_loads_reported(),
             "unloaded_telemetry_hours": self.unloaded_telemetry(),
             "run_launch_to_first_step_s": percentiles(self.startup_latencies(runs)),
             "analyst_reads": len(self.reads),
