@@ -10,6 +10,7 @@ table = HudiTable.open_or_create("s3://bucket/moma/artists_mor", config)
 result = table.upsert(arrow_table, source_checkpoint="1640401891087")
 """
 
+from lakehouse.hudi import avro_columns
 from lakehouse.hudi.config import (
     COMMIT_TIME_PAYLOAD,
     COPY_ON_WRITE,
@@ -40,4 +41,5 @@ __all__ = [
     "NotAHudiTableError",
     "TableConfig",
     "WriteOptions",
+    "avro_columns",
 ]
