@@ -17,9 +17,10 @@ fields), `table.partition_fields` and `table.config` (key generator, hive style,
 
 Code outside this package imports only the names in `__all__`, and the modules in
 PUBLIC_MODULES (the DeltaStreamer-compatible CLI, the EMR step builder, Spark); the rest are
-internals (tests/test_hudi_api.py checks it).
+internals (tests/hudi/test_public_api.py checks it).
 """
 
+from lakehouse.hudi import avro_columns
 from lakehouse.hudi.config import (
     COMMIT_TIME_PAYLOAD,
     COPY_ON_WRITE,
@@ -75,4 +76,5 @@ __all__ = [
     "Timeline",
     "WriteOptions",
     "schema_with_meta_fields",
+    "avro_columns",
 ]

@@ -1,11 +1,13 @@
-"""Columnar Avro binary encoding of Arrow rows, for the records of MoR log data blocks.
+"""Columnar Avro binary encoding of Arrow columns, and decoding of MoR log data blocks.
 
-fastavro encodes one Python dict per call; a log block of 100k updates would spend most of its
-time building dicts. For flat schemas (primitives, date, timestamp-micros) this module encodes
-each column at once with numpy (zigzag varints, little-endian floats, length-prefixed strings,
-union branch bytes) and joins the columns row-wise with Arrow, producing exactly the bytes
-fastavro produces (tests/hudi/test_avro_columns.py checks that). Nested types return None and
-the caller falls back to fastavro.
+fastavro encodes one Python dict per call and resolves every `["null", T]` union per value; a
+log block of 100k updates, or a CDC batch of change records, would spend most of its time
+building dicts. Here each column is encoded at once with numpy (zigzag varints, little-endian
+floats, length-prefixed strings, union branch bytes) and the columns are joined row-wise with
+Arrow, producing exactly the bytes fastavro produces (tests/hudi/test_avro_encoder.py checks
+that). This is the one encoder: the Hudi log writer and the CDC sink's container files
+(`lakehouse.cdc.avro`) both use it. Nested types are not covered: `encode_rows` returns None
+and the caller falls back to fastavro.
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _INT32 = struct.Struct(">i")
-_BRANCH_NULL = b"\x00"  # union branch 0 (null), zigzag varint
-_BRANCH_VALUE = b"\x02"  # union branch 1
+
+# The Avro primitives the encoder writes (and the decoder reads), as Arrow types.
+ARROW_TYPES = {
+    "boolean": pa.bool_(),
+    "int": pa.int32(),
+    "long": pa.int64(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "string": pa.string(),
+    "bytes": pa.binary(),
+}
 
 
 def _binary(lengths: np.ndarray, data: np.ndarray) -> pa.Array:
@@ -29,68 +40,123 @@ def _binary(lengths: np.ndarray, data: np.ndarray) -> pa.Array:
     )
 
 
+_VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=np.uint64)
+
+
 def varints(values: np.ndarray) -> pa.Array:
-    """Zigzag varints (Avro int/long) of int64 values, one binary value each."""
-    v = values.astype(np.int64, copy=False)
-    zz = ((v << 1) ^ (v >> 63)).view(np.uint64)
-    count = np.ones(len(zz), dtype=np.int64)
-    for k in range(1, 10):
-        count += zz >= (np.uint64(1) << np.uint64(7 * k))
-    width = int(count.max()) if len(count) else 1
-    shifts = (np.arange(width, dtype=np.uint64) * np.uint64(7))[None, :]
-    groups = ((zz[:, None] >> shifts) & np.uint64(0x7F)).astype(np.uint8)
-    position = np.arange(width)[None, :]
-    groups |= np.where(position < (count[:, None] - 1), 0x80, 0).astype(np.uint8)
-    return _binary(count, groups[position < count[:, None]])
+    """One binary value per int64: its Avro int/long encoding (zigzag, 7 bits per byte, low
+    group first, high bit set on every byte but the last)."""
+    v = np.asarray(values, dtype=np.int64)
+    zigzag = ((v << 1) ^ (v >> 63)).view(np.uint64)
+    if not len(v) or zigzag.max() < 0x80:  # one byte each: the common case for lengths
+        return _binary(np.ones(len(v), dtype=np.int64), zigzag.astype(np.uint8))
+    counts = np.searchsorted(_VARINT_LIMITS, zigzag, side="right") + 1
+    width = int(counts.max())
+    groups = np.empty((len(v), width), dtype=np.uint8)
+    for k in range(width):
+        groups[:, k] = (zigzag >> np.uint64(7 * k)).astype(np.uint8) & 0x7F
+        groups[:, k] |= (counts > k + 1).astype(np.uint8) << 7
+    keep = np.arange(width)[None, :] < counts[:, None]
+    return _binary(counts, groups[keep])
 
 
-def _fixed(values: np.ndarray, size: int) -> pa.Array:
-    raw = np.ascontiguousarray(values).view(np.uint8)
-    return _binary(np.full(len(values), size, dtype=np.int64), raw)
+def varint_bytes(values) -> bytes:
+    """The Avro encodings of a few longs, one after another."""
+    return varints(np.asarray(values, dtype=np.int64)).buffers()[2].to_pybytes()
 
 
-def _value_bytes(col: pa.Array) -> pa.Array | None:
-    """Avro encoding of the non-null values (nulls give empty bytes)."""
-    t = col.type
-    n = len(col)
-    if pa.types.is_integer(t) or pa.types.is_date32(t) or pa.types.is_timestamp(t):
-        if pa.types.is_timestamp(t):
-            ints = col.cast(pa.timestamp("us", tz=t.tz)).view(pa.int64())
-        elif pa.types.is_date32(t):
-            ints = col.view(pa.int32()).cast(pa.int64())
-        else:
-            ints = col.cast(pa.int64())
-        return varints(ints.fill_null(0).to_numpy(zero_copy_only=False))
-    if pa.types.is_float64(t):
-        return _fixed(col.fill_null(0).to_numpy(zero_copy_only=False).astype("<f8"), 8)
-    if pa.types.is_float32(t):
-        return _fixed(col.fill_null(0).to_numpy(zero_copy_only=False).astype("<f4"), 4)
-    if pa.types.is_boolean(t):
-        return _fixed(col.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint8), 1)
-    if pa.types.is_string(t) or pa.types.is_binary(t):
-        data = col.cast(pa.binary()).fill_null(b"")
+def union_branch(index: int) -> bytes:
+    """The bytes that select branch `index` of a union."""
+    return varint_bytes([index])
+
+
+def _fixed(values: np.ndarray) -> pa.Array:
+    raw = np.ascontiguousarray(values)
+    return _binary(np.full(len(raw), raw.itemsize, dtype=np.int64), raw.view(np.uint8))
+
+
+def value_bytes(column: pa.Array, avro_type: str) -> pa.Array:
+    """The encodings of a column's values as the Avro primitive `avro_type` (nulls are encoded
+    as zero values; the caller drops them)."""
+    if avro_type in ("int", "long"):
+        return varints(column.fill_null(0).to_numpy(zero_copy_only=False))
+    if avro_type in ("string", "bytes"):
+        data = column.cast(pa.binary()).fill_null(b"")
         lengths = pc.binary_length(data).to_numpy(zero_copy_only=False)
         return pc.binary_join_element_wise(varints(lengths), data, b"")
-    del n
+    if avro_type == "boolean":
+        return _fixed(column.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint8))
+    if avro_type == "float":
+        return _fixed(column.fill_null(0).to_numpy(zero_copy_only=False).astype("<f4"))
+    if avro_type == "double":
+        return _fixed(column.fill_null(0).to_numpy(zero_copy_only=False).astype("<f8"))
+    raise ValueError(f"Avro type {avro_type!r} is not supported by the column encoder")
+
+
+def field_pieces(column: pa.Array, avro_type: str, null_branch: int | None) -> list:
+    """Encoded pieces of one field for every row: the union branch (when the field is a union
+    with null at `null_branch`) followed by the value. Pieces are arrays or constant bytes."""
+    values = value_bytes(column, avro_type)
+    if null_branch is None:
+        if column.null_count:
+            raise ValueError("null in a field that is not nullable")
+        return [values]
+    null, value = union_branch(null_branch), union_branch(1 - null_branch)
+    if not column.null_count:
+        return [value, values]
+    valid = pc.is_valid(column)
+    return [
+        pc.if_else(valid, pa.scalar(value, pa.binary()), pa.scalar(null, pa.binary())),
+        pc.if_else(valid, values, pa.scalar(b"", pa.binary())),
+    ]
+
+
+def join_rows(pieces: list, n: int) -> pa.Array:
+    """Per-row concatenation of pieces (arrays of n binary values, or constant bytes)."""
+    merged: list = []
+    for p in pieces:  # adjacent constants become one
+        if isinstance(p, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += p
+        else:
+            merged.append(p)
+    args = [pa.scalar(p, pa.binary()) if isinstance(p, bytes) else p for p in merged]
+    if not any(isinstance(p, pa.Array) for p in args):
+        return pa.array([b"".join(merged)] * n, pa.binary())
+    if len(args) == 1:
+        return args[0]
+    return pc.binary_join_element_wise(*args, pa.scalar(b"", pa.binary()))
+
+
+def _primitive(col: pa.Array) -> tuple[pa.Array, str] | None:
+    """A column as the values of the Avro primitive its Hudi schema writes it as (dates as days
+    and timestamps as microseconds in a long), or None for a type the encoder does not cover."""
+    t = col.type
+    if pa.types.is_timestamp(t):
+        return col.cast(pa.timestamp("us", tz=t.tz)).view(pa.int64()), "long"
+    if pa.types.is_date32(t):
+        return col.view(pa.int32()), "long"
+    if pa.types.is_integer(t):
+        return col.cast(pa.int64()), "long"
+    if pa.types.is_float64(t):
+        return col, "double"
+    if pa.types.is_float32(t):
+        return col, "float"
+    if pa.types.is_boolean(t):
+        return col, "boolean"
+    if pa.types.is_string(t) or pa.types.is_binary(t):
+        return col, "bytes"
     return None
 
 
-def encode_rows(table: pa.Table) -> list[pa.Array] | None:
-    """Per-row Avro datums (one binary value per row) of a table whose Avro schema makes every
-    field ["null", T] in column order; None if a column type needs fastavro."""
-    n = table.num_rows
+def encode_rows(table: pa.Table) -> list | None:
+    """Pieces (see `join_rows`) of the per-row Avro datums of a table whose Avro schema makes
+    every field ["null", T] in column order; None if a column type needs fastavro."""
     pieces = []
     for column in table.columns:
-        col = column.combine_chunks()
-        values = _value_bytes(col)
-        if values is None:
+        typed = _primitive(column.combine_chunks())
+        if typed is None:
             return None
-        valid = pc.is_valid(col)
-        branch = pc.if_else(valid, pa.scalar(_BRANCH_VALUE), pa.scalar(_BRANCH_NULL))
-        values = pc.if_else(valid, values, pa.scalar(b""))
-        pieces += [branch, values]
-    if not pieces:
-        return [pa.array([b""] * n, pa.binary())]
+        pieces += field_pieces(*typed, null_branch=0)
     return pieces
 
 
@@ -100,9 +166,9 @@ def block_records(table: pa.Table) -> bytes | None:
     pieces = encode_rows(table)
     if pieces is None:
         return None
-    datums = pc.binary_join_element_wise(*pieces, b"")
+    datums = join_rows(pieces, table.num_rows)
     lengths = pc.binary_length(datums).to_numpy(zero_copy_only=False).astype(">i4")
-    prefixed = pc.binary_join_element_wise(_fixed(lengths, 4), datums, b"")
+    prefixed = pc.binary_join_element_wise(_fixed(lengths), datums, b"")
     offsets = np.frombuffer(prefixed.buffers()[1], dtype=np.int32, count=len(prefixed) + 1,
                             offset=prefixed.offset * 4)  # fmt: skip
     data = prefixed.buffers()[2]
@@ -113,15 +179,6 @@ def block_records(table: pa.Table) -> bytes | None:
 
 # -- decoding ------------------------------------------------------------------------------------
 
-_ARROW_TYPES = {
-    "boolean": pa.bool_(),
-    "int": pa.int32(),
-    "long": pa.int64(),
-    "float": pa.float32(),
-    "double": pa.float64(),
-    "string": pa.string(),
-    "bytes": pa.binary(),
-}
 _LOGICAL = {("int", "date"), ("long", "timestamp-micros"), ("long", "timestamp-millis"),
             ("long", "local-timestamp-micros")}  # fmt: skip
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -139,7 +196,7 @@ def _flat_field(avro_type) -> tuple[str, str | None, bool] | None:
         logical, avro_type = avro_type.get("logicalType"), avro_type.get("type")
         if logical is not None and (avro_type, logical) not in _LOGICAL:
             return None
-    if avro_type not in _ARROW_TYPES:
+    if avro_type not in ARROW_TYPES:
         return None
     return avro_type, logical, nullable
 
@@ -261,7 +318,7 @@ def decode_records(content: bytes, writer_schema: dict,
             at[rows] = start + lengths
             if build:
                 array = _bytes_array(buf, start, lengths, rows, count,
-                                     _ARROW_TYPES[avro_type], validity)  # fmt: skip
+                                     ARROW_TYPES[avro_type], validity)  # fmt: skip
         if build:
             names.append(name)
             arrays.append(array)

@@ -9,6 +9,7 @@ import json
 
 import pyarrow as pa
 
+from lakehouse.hudi.avro_columns import ARROW_TYPES
 from lakehouse.hudi.config import HudiSchemaError
 
 META_FIELDS = (
@@ -177,17 +178,8 @@ def _arrow_from_avro(t: object, where: str) -> pa.DataType:
             raise HudiSchemaError(f"{where}: union {t} is not a nullable single type")
         return _arrow_from_avro(branches[0], where)
     if isinstance(t, str):
-        simple = {
-            "boolean": pa.bool_(),
-            "int": pa.int32(),
-            "long": pa.int64(),
-            "float": pa.float32(),
-            "double": pa.float64(),
-            "string": pa.string(),
-            "bytes": pa.binary(),
-        }
-        if t in simple:
-            return simple[t]
+        if t in ARROW_TYPES:
+            return ARROW_TYPES[t]
         raise HudiSchemaError(f"{where}: Avro type {t!r} is not supported")
     logical = t.get("logicalType")
     kind = t.get("type")
