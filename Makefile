@@ -49,9 +49,10 @@ debian-packages:
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# dagster-dbt reads the dbt manifest when the code location loads.
+# dagster-dbt reads the dbt manifest when the code location loads; each run's dbt starts from
+# this parse (partial parsing), made with the vars and target the runs use.
 manifest:
-	cd dbt_project && $(RUN) dbt parse --quiet
+	$(RUN) python -m lakehouse.dbt.manifest
 
 # The committed instance configuration (dagster.yaml: run queue limits, per-domain concurrency,
 # one slot per pool, freshness evaluation, telemetry off), then the pools registered with it.
