@@ -26,6 +26,15 @@ def test_tests_get_the_dev_group():
     assert [c for c in dry_run("test") if "--no-dev" in c] == []
 
 
+def test_install_compiles_bytecode():
+    # Run processes and dbt commands import from the compiled bytecode instead of compiling
+    # Dagster and dbt-core again at every start (PYTHONDONTWRITEBYTECODE keeps Python from
+    # caching it by itself).
+    for target in ("demo", "test"):
+        (sync,) = [c for c in dry_run(target) if "uv sync" in c]
+        assert "--compile-bytecode" in sync.split(), sync
+
+
 def test_test_only_packages_are_in_the_dev_group_only():
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     runtime = " ".join(project["project"]["dependencies"])

@@ -3,7 +3,7 @@ var, row counts, and which failures are worth retrying."""
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -66,8 +66,8 @@ def build_models(
 ) -> Iterator:
     """`dbt build` of the selected models with their tests, row counts added to the tables."""
     invocation = dbt.cli(["build", *dbt_vars(lake)], context=context, raise_on_error=False)
-    events = list(invocation.stream())
-    yield from with_row_counts(events, invocation.manifest, warehouse)
+    events = invocation.stream()
+    yield from with_row_counts(events, invocation.manifest, warehouse, context.asset_key_for_output)
     if not invocation.is_successful():
         raise dbt_failure(invocation)
 
@@ -118,20 +118,42 @@ def dbt_failure(invocation: DbtCliInvocation, shown: int = 10) -> dg.Failure:
     return dg.Failure(description=description, allow_retries=bool(TRANSIENT.search(errors)))
 
 
-def with_row_counts(events, manifest: Mapping[str, Any], warehouse: Warehouse):
-    """Adds dagster/row_count to each built table, counted once dbt has released the warehouse.
+def with_row_counts(
+    events: Iterable,
+    manifest: Mapping[str, Any],
+    warehouse: Warehouse,
+    asset_key_for_output: Callable[[str], dg.AssetKey],
+) -> Iterator:
+    """dbt's events as dbt emits them, each built table with dagster/row_count added.
 
-    (dagster-dbt's fetch_row_counts keeps a DuckDB handle open in this process, which locks
-    out the next dbt command of the run.)
+    Views and their checks are passed on (and written to the instance) while dbt still runs.
+    A table's row count can only be read once dbt has released the warehouse (DuckDB has a
+    single writer; dagster-dbt's fetch_row_counts would keep a handle that locks out the next
+    dbt command of the run), so a table's Output waits, and with it its checks and everything
+    built on it: the instance then sees each asset materialized before its checks and its
+    downstream assets, as dbt built them.
     """
-    tables = {}
+    held: list = []
+    held_keys: set[dg.AssetKey] = set()
+    held_ids: set[str] = set()
+    tables: dict[str, tuple[str, str]] = {}  # output name -> (schema, alias)
     for event in events:
         if isinstance(event, dg.Output):
-            node = manifest["nodes"][event.metadata["unique_id"].value]
+            unique_id = event.metadata["unique_id"].value
+            node = manifest["nodes"][unique_id]
             if node["config"]["materialized"] in ("table", "incremental"):
                 tables[event.output_name] = (node["schema"], node["alias"])
+            elif not held_ids.intersection(node["depends_on"]["nodes"]):
+                yield event
+                continue
+            held_ids.add(unique_id)
+            held_keys.add(asset_key_for_output(event.output_name))
+        elif not (isinstance(event, dg.AssetCheckResult) and event.asset_key in held_keys):
+            yield event
+            continue
+        held.append(event)
     counts = warehouse.row_counts(list(tables.values()))
-    for event in events:
+    for event in held:
         if isinstance(event, dg.Output) and event.output_name in tables:
             count = counts[tables[event.output_name]]
             event = event.with_metadata({**event.metadata, "dagster/row_count": count})

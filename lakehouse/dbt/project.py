@@ -15,8 +15,8 @@ dbt_project = DbtProject(
     profiles_dir=DBT_PROJECT_DIR,
     target=DBT_TARGETS[lakehouse_env()],
 )
-# The manifest is built once, by `make manifest` (`dbt parse`), when the code location is
-# built or deployed. Not prepare_if_dev(): under `dagster dev` every run process would parse the
-# project again (~10 s of a run's start-up). Only a fresh clone without one parses here.
+# The manifest is built once, by `make manifest` (lakehouse.dbt.manifest), when the code location
+# is built or deployed. Not prepare_if_dev(): under `dagster dev` every run process would parse
+# the project again (~10 s of a run's start-up). Only a fresh clone without one parses here.
 if not dbt_project.manifest_path.exists():
     dbt_project.preparer.prepare(dbt_project)
