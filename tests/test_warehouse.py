@@ -1,8 +1,15 @@
-import duckdb
+import sqlite3
+
 import pytest
 import redshift_connector
 
-from lakehouse.warehouse import DuckDBWarehouse, RedshiftWarehouse, WarehouseError, row_count_sql
+from lakehouse.warehouse import (
+    DuckDBWarehouse,
+    RedshiftWarehouse,
+    WarehouseError,
+    local_warehouse,
+    row_count_sql,
+)
 from tests.support.fake_redshift import FakeConnection
 
 
@@ -20,13 +27,37 @@ def test_identifiers_are_validated(bad):
         row_count_sql([("tickit_dbt", bad)])
 
 
-def test_duckdb_row_counts(tmp_path):
-    path = str(tmp_path / "w.duckdb")
-    with duckdb.connect(path) as con:
-        con.execute("create schema s; create table s.a as select * from range(7)")
-        con.execute("create table s.b as select * from range(3)")
-    counts = DuckDBWarehouse(path=path).row_counts([("s", "a"), ("s", "b")])
-    assert counts == {("s", "a"): 7, ("s", "b"): 3}
+@pytest.mark.parametrize("kind", ["ducklake", "duckdb"])
+def test_row_counts_after_a_transaction(tmp_path, kind):
+    wh = (
+        local_warehouse(tmp_path)
+        if kind == "ducklake"
+        else DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
+    )
+    with wh.transaction() as session:
+        session.execute("create schema s")
+        session.execute("create table s.a as select * from range(7)")
+        session.execute("create table s.b as select * from range(3)")
+    assert wh.row_counts([("s", "a"), ("s", "b")]) == {("s", "a"): 7, ("s", "b"): 3}
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path):
+    wh = local_warehouse(tmp_path)
+    with wh.transaction() as session:
+        session.execute("create table t as select 1 as x")
+    with pytest.raises(RuntimeError, match="load broke"), wh.transaction() as session:
+        session.execute("insert into t values (2)")
+        raise RuntimeError("load broke")
+    assert wh.query("select x from t") == [(1,)]
+
+
+def test_ducklake_keeps_its_data_as_parquet_under_the_lake(tmp_path):
+    wh = local_warehouse(tmp_path)
+    with wh.transaction() as session:
+        session.execute("create table t as select * from range(1000)")
+    assert list((tmp_path / "lake" / "warehouse").rglob("*.parquet"))
+    with sqlite3.connect(tmp_path / "warehouse.sqlite") as con:
+        assert con.execute("pragma journal_mode").fetchone()[0] == "wal"
 
 
 def test_redshift_sends_the_count_statement(monkeypatch):
