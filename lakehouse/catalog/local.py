@@ -79,10 +79,11 @@ class LocalCatalog(Catalog):
 
     def _record(self, con, spec: TableSpec, last_commit: str | None) -> str:
         """Upserts the table's definition; says whether it was created or updated."""
-        existed = con.execute(
-            f"delete from {META}.tables where database = ? and name = ? returning 1",  # noqa: S608
-            [spec.database, spec.name],
-        ).fetchall()
+        key = [spec.database, spec.name]
+        where = "where database = ? and name = ?"
+        # (DuckLake has no DELETE ... RETURNING.)
+        existed = con.execute(f"select count(*) from {META}.tables {where}", key).fetchone()[0]  # noqa: S608
+        con.execute(f"delete from {META}.tables {where}", key)  # noqa: S608
         con.execute(
             f"insert into {META}.tables (database, name, format, location, ddl, parameters, "  # noqa: S608
             "last_commit_time_sync) values (?, ?, ?, ?, ?, ?, ?)",
