@@ -353,3 +353,21 @@ class RedshiftWarehouse(Warehouse):
                 yield session
         finally:
             con.close()
+
+
+def sql_main(argv: Sequence[str] | None = None) -> int:
+    """`lakehouse-sql "SQL"`: one query against the local warehouse, printed as a table (an
+    analyst's read: never blocked by dbt, a sync or a load)."""
+    import argparse
+
+    from lakehouse.settings import lakehouse_home
+
+    parser = argparse.ArgumentParser(prog="lakehouse-sql", description=sql_main.__doc__)
+    parser.add_argument("sql", help="e.g. 'from tickit_dbt.fct_sales limit 5'")
+    args = parser.parse_args(argv)
+    with local_warehouse(lakehouse_home()).read() as session:
+        try:
+            print(session.cursor.sql(args.sql))
+        except duckdb.Error as e:
+            parser.exit(1, f"lakehouse-sql: {str(e).splitlines()[0]}\n")
+    return 0

@@ -13,7 +13,7 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from lakehouse.warehouse import DuckLakeWarehouse, load_ducklake_extensions, writer_turn
+from lakehouse.warehouse import ALIAS, DuckLakeWarehouse, load_ducklake_extensions, writer_turn
 
 _held = ExitStack()  # the turn lives as long as the dbt process
 
@@ -31,3 +31,7 @@ class Plugin(BasePlugin):
             _held.enter_context(
                 writer_turn(self.warehouse.lock_path, self.warehouse.lock_timeout_seconds)
             )
+
+    def configure_cursor(self, cursor) -> None:
+        # Unqualified DDL in macros (the external views) lands in the warehouse, not in memory.
+        cursor.execute(f"use {ALIAS}")

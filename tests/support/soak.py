@@ -172,10 +172,12 @@ class Soak:
     def read_as_analyst(self) -> None:
         import duckdb
 
+        from lakehouse.warehouse import local_warehouse
+
         at = time.time()
         try:
-            with duckdb.connect(str(self.home / "warehouse.duckdb"), read_only=True) as con:
-                (total,) = con.execute(ANALYST_SQL).fetchone()
+            # Through the warehouse resource: DuckLake, the snapshot committed last.
+            ((total,),) = local_warehouse(self.home).query(ANALYST_SQL)
             self.reads.append((at, int(total), ""))
         except duckdb.Error as e:
             self.reads.append((at, None, str(e).splitlines()[0]))
