@@ -9,6 +9,7 @@ from lakehouse.warehouse import (
     WarehouseError,
     local_warehouse,
     row_count_sql,
+    sql_main,
 )
 from tests.support.fake_redshift import FakeConnection
 
@@ -73,3 +74,16 @@ def test_redshift_sends_the_count_statement(monkeypatch):
     assert log == ['select 0 as position, count(*) as row_count from "tickit_dbt"."fct_sales"']
     assert kwargs == {"host": "h.example.invalid", "port": 5439, "database": "demo",
                       "user": "dbt", "password": "pw", "ssl": True}  # fmt: skip
+
+
+def test_lakehouse_sql_answers_as_the_readme_shows(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    with local_warehouse(tmp_path).transaction() as session:
+        session.execute("create schema tickit_dbt")
+        session.execute("create table tickit_dbt.fct_sales as select 7 as qtysold")
+    assert sql_main(["from tickit_dbt.fct_sales limit 5"]) == 0
+    assert "qtysold" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:
+        sql_main(["from tickit_dbt.nope"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith("lakehouse-sql: Catalog Error: Table with name nope")

@@ -4,10 +4,10 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from lakehouse.resources import local_resources
-from lakehouse.warehouse import local_warehouse
 from lakehouse.tickit.assets import raw_tickit_data, tickit_dbt_models, tickit_external
 from lakehouse.tickit.generator import generate
 from lakehouse.tickit.tables import TABLES, raw_key
+from lakehouse.warehouse import local_warehouse
 
 SCALE = 0.01
 ASSETS = [raw_tickit_data, tickit_external, tickit_dbt_models]
