@@ -46,6 +46,7 @@ def test_a_sync_waits_for_another_writer_and_readers_do_not(tmp_path):
     holder = hold_turn(tmp_path, 1.5)
     # A reader during the other writer's turn: answered, not blocked.
     assert engine.query("SELECT sum(v) FROM lake.t") == [(3,)]
+    assert warehouse.query("select sum(v) from lake.t") == [(3,)]
     assert holder.poll() is None
     assert catalog.sync_table(table) == "updated"
     assert holder.poll() is not None  # the sync had to wait for the holder's turn to end
