@@ -25,7 +25,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
@@ -35,6 +34,7 @@ from lakehouse.catalog.hudi import HudiState  # noqa: E402
 from lakehouse.catalog.local import LocalCatalog  # noqa: E402
 from lakehouse.catalog.spec import Column, Format, TableSpec  # noqa: E402
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions  # noqa: E402
+from lakehouse.warehouse import local_warehouse  # noqa: E402
 from tests.support.moto import CREDENTIALS, moto_server  # noqa: E402
 
 QUERIES = {
@@ -127,7 +127,7 @@ def local_views(rows: int) -> tuple[list[dict], dict]:
         start = time.perf_counter()
         bases = build_tables(root / "lake", rows)
         write_seconds = time.perf_counter() - start
-        catalog = LocalCatalog(path=str(root / "warehouse.duckdb"))
+        catalog = LocalCatalog(warehouse=local_warehouse(root))
         sync = {}
         for table_type, base in bases.items():
             start = time.perf_counter()
@@ -136,13 +136,14 @@ def local_views(rows: int) -> tuple[list[dict], dict]:
                 catalog.sync_hudi(entry, state)
             sync[table_type] = round(time.perf_counter() - start, 3)
         # The same rows as plain Parquet, partitioned the same way.
-        with duckdb.connect(catalog.path, read_only=True) as con:
-            snapshot = con.execute("select * from bench.cop").to_arrow_table()
+        with catalog.warehouse.read() as session:
+            snapshot = session.cursor.execute("select * from bench.cop").to_arrow_table()
         plain = root / "plain"
         pq.write_to_dataset(snapshot, plain, partition_cols=["part"])
         files = sum(1 for _ in plain.rglob("*.parquet"))
         results = []
-        with duckdb.connect(catalog.path, read_only=True) as con:
+        with catalog.warehouse.read() as session:
+            con = session.cursor
             relations = {
                 "plain Parquet": f"read_parquet('{plain}/**/*.parquet', hive_partitioning = true)",
                 "moma_cow-style view (CoW)": "bench.cop",

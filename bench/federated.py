@@ -38,6 +38,7 @@ from lakehouse.cdc.tables import ARTISTS  # noqa: E402
 from lakehouse.moma import hudi_tables  # noqa: E402
 from lakehouse.moma.resources import LocalHudiIngest  # noqa: E402
 from lakehouse.storage import LocalObjectStore  # noqa: E402
+from lakehouse.warehouse import local_warehouse  # noqa: E402
 from tests.support.moto import CREDENTIALS, moto_server  # noqa: E402
 from tests.support.postgres import SUPERUSER, SUPERUSER_PASSWORD, postgres_server  # noqa: E402
 from tests.support.trino import lakehouse_catalogs, trino_server  # noqa: E402
@@ -49,7 +50,7 @@ COW = "moma_cow"
 
 def build_lake(root: Path, artists: int, artworks: int, seed: int) -> LocalObjectStore:
     lake = LocalObjectStore(root=str(root / "lake"))
-    catalog = LocalCatalog(path=str(root / "warehouse.duckdb"), lake_root=lake.root_uri)
+    catalog = LocalCatalog(warehouse=local_warehouse(root), lake_root=lake.root_uri)
     sim = SimulatedMomaSource(artists=artists, artworks=artworks, seed=seed, batches_per_run=1,
                               flush_size=200_000)  # fmt: skip
     assets = [raw_cdc_capture, *hudi_tables, *catalog_assets]
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 for entry in state.catalog_tables(COW, table):
                     glue.sync_hudi(entry, state)
             print(f"Trino started in {trino.startup_seconds:.1f} s", flush=True)
-            duck = DuckDBEngine(path=str(root / "warehouse.duckdb"), postgres_dsn=dsn)
+            duck = DuckDBEngine(warehouse=local_warehouse(root), postgres_dsn=dsn)
             engine = trino.engine()
             print("| query | Trino (s) | DuckDB (s) | Trino / DuckDB | rows |")
             print("|---|---|---|---|---|")

@@ -44,7 +44,7 @@ from lakehouse.iot import pipeline  # noqa: E402
 from lakehouse.iot.landing import partition_of, read_records  # noqa: E402
 from lakehouse.sensing import ObjectCursor, scan  # noqa: E402
 from lakehouse.storage import LocalObjectStore  # noqa: E402
-from lakehouse.warehouse import DuckDBWarehouse  # noqa: E402
+from lakehouse.warehouse import local_warehouse  # noqa: E402
 from tests.support.mosquitto import mosquitto_broker  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -80,7 +80,7 @@ def latency(minutes: float, rate: float) -> dict:
     with mosquitto_broker() as broker, tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         lake = LocalObjectStore(root=str(tmp / "lake"))
-        warehouse = DuckDBWarehouse(path=str(tmp / "warehouse.duckdb"))
+        warehouse = local_warehouse(tmp)
         bridge = start_bridge(tmp, broker, "--flush-seconds", "1")
         link = tmp / "ttyLORA"
         emitted = tmp / "emitted.jsonl"

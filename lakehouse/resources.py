@@ -26,7 +26,7 @@ from lakehouse.moma.resources import EmrHudiIngest, LocalHudiIngest, SparkHudiIn
 from lakehouse.operations.resources import FailureNotifier
 from lakehouse.settings import check_aws_environment, lakehouse_env, lakehouse_home
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
-from lakehouse.warehouse import DuckDBWarehouse, RedshiftWarehouse
+from lakehouse.warehouse import RedshiftWarehouse, local_warehouse
 
 HUDI_ENGINES = ("python", "spark")
 
@@ -51,7 +51,7 @@ def local_resources() -> dict[str, object]:
         "moma_source": moma_source_from_env(),
         "hudi": local_hudi_ingest(),
         "dbt": LakehouseDbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["local"]),
-        "warehouse": DuckDBWarehouse(path=str(home / "warehouse.duckdb")),
+        "warehouse": local_warehouse(home),
         "catalog": local_catalog(home, lake),
         "query_engine": local_query_engine(home),
     }

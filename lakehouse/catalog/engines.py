@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
-import time
 from collections.abc import Mapping
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -24,8 +20,9 @@ import pyarrow as pa
 import sqlglot
 from pydantic import Field
 
-from lakehouse.catalog.local import WarehouseLockedError
 from lakehouse.catalog.spec import check_identifier
+from lakehouse.duckdb_extensions import ExtensionError, load_extension
+from lakehouse.warehouse import DuckLakeWarehouse
 
 LAKE_CATALOG = "hive"
 HUDI_CATALOG = "hudi"  # Trino's Hudi connector, on the same metastore as `hive`
@@ -78,30 +75,11 @@ def _scrub(message: str, dsn: str) -> str:
 
 
 def load_postgres_extension(con: duckdb.DuckDBPyConnection) -> None:
-    """Loads DuckDB's postgres extension from its PyPI package (duckdb-extension-postgres),
-    never from the network. DuckDB derives the entry point from the file name, so the packaged
-    `postgres.duckdb_extension` is loaded through a copy named `postgres_scanner`."""
-    import duckdb_extension_postgres
-
-    version = f"v{duckdb.__version__}"
-    packaged = (
-        Path(duckdb_extension_postgres.__file__).parent
-        / "extensions"
-        / version
-        / "postgres.duckdb_extension"
-    )
-    if not packaged.exists():
-        raise QueryEngineError(
-            f"{packaged} is missing: duckdb-extension-postgres must match duckdb {version}"
-        )
-    target = Path(tempfile.gettempdir()) / f"lakehouse-duckdb-{version}"
-    copy = target / "postgres_scanner.duckdb_extension"
-    if not copy.exists() or copy.stat().st_size != packaged.stat().st_size:
-        target.mkdir(parents=True, exist_ok=True)
-        partial = target / f".postgres_scanner.{os.getpid()}.tmp"
-        shutil.copyfile(packaged, partial)
-        os.replace(partial, copy)
-    con.execute(f"load {_sql_string(str(copy))}")
+    """DuckDB's postgres extension from its wheel (its entry point is `postgres_scanner`)."""
+    try:
+        load_extension(con, "duckdb_extension_postgres", "postgres", load_as="postgres_scanner")
+    except ExtensionError as e:
+        raise QueryEngineError(str(e)) from None
 
 
 class DuckDBEngine(QueryEngine):
@@ -109,32 +87,17 @@ class DuckDBEngine(QueryEngine):
     writing it), plus the `moma` source database when `postgres_dsn` is set."""
 
     dialect: str = "duckdb"
-    path: str
+    warehouse: DuckLakeWarehouse
     postgres_dsn: str | None = Field(default=None, description="libpq DSN of the moma database")
-    lock_timeout_seconds: float = 120.0
 
     @property
     def live_source(self) -> str | None:
         return "PostgreSQL (DuckDB postgres extension)" if self.postgres_dsn else None
 
     def _attach_warehouse(self, con: duckdb.DuckDBPyConnection) -> None:
-        deadline = time.monotonic() + self.lock_timeout_seconds
-        delay = 0.05
-        while True:
-            try:
-                con.execute(f"attach {_sql_string(self.path)} as {LAKE_CATALOG} (read_only)")
-                con.execute(f"use {LAKE_CATALOG}")
-                return
-            except duckdb.IOException as e:
-                if "lock" not in str(e).lower():
-                    raise
-                if time.monotonic() > deadline:
-                    raise WarehouseLockedError(
-                        f"{self.path} stayed locked by another process for "
-                        f"{self.lock_timeout_seconds:.0f} s: {e}"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        # DuckLake: the snapshot committed last, whatever dbt or a sync is writing.
+        self.warehouse.attach(con, LAKE_CATALOG, read_only=True)
+        con.execute(f"use {LAKE_CATALOG}")
 
     def _attach_source(self, con, source_tables: Mapping[str, pa.Table] | None) -> None:
         dsn = _secret(self.postgres_dsn)

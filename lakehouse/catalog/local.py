@@ -1,22 +1,16 @@
-"""The local catalog: tables as DuckDB relations in the warehouse file dbt also uses
-(`$LAKEHOUSE_HOME/warehouse.duckdb`), and a metastore of their definitions and partitions in the
-schema `lakehouse_catalog` of the same file.
+"""The local catalog: tables as relations in the warehouse dbt also uses (the `warehouse`
+resource, DuckLake), and a metastore of their definitions and partitions in its schema
+`lakehouse_catalog`.
 
-DuckDB lets one process write a database file at a time (dbt's runs, another sync), so every
-operation opens its connection briefly, waits and retries while another process holds the lock,
-and writes one table's relation, partitions and last sync in a single transaction: a reader
-sees the table before or after a sync, never in between.
+Each sync writes one table's relation, partitions and last sync in a single warehouse
+transaction: a reader sees the table before or after a sync, never in between.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-
-import duckdb
 
 from lakehouse.catalog.base import Catalog, Partition, SyncReport, plan_partitions
 from lakehouse.catalog.duckdb_views import (
@@ -27,6 +21,7 @@ from lakehouse.catalog.duckdb_views import (
 from lakehouse.catalog.hive import hive_ddl
 from lakehouse.catalog.hudi import LAST_SYNC, REALTIME, HudiCatalogTable, HudiState
 from lakehouse.catalog.spec import TableSpec
+from lakehouse.warehouse import Warehouse
 
 META = "lakehouse_catalog"
 _SETUP = [
@@ -34,41 +29,11 @@ _SETUP = [
     f"""create table if not exists {META}.tables (
         database varchar not null, name varchar not null, format varchar not null,
         location varchar not null, ddl varchar not null, parameters varchar not null,
-        last_commit_time_sync varchar, synced_at timestamptz not null default now(),
-        primary key (database, name))""",
+        last_commit_time_sync varchar, synced_at timestamptz not null default now())""",
     f"""create table if not exists {META}.partitions (
         database varchar not null, name varchar not null, partition_values varchar[] not null,
         location varchar not null)""",
 ]
-
-
-class WarehouseLockedError(RuntimeError):
-    pass
-
-
-@contextmanager
-def connect(path: str, read_only: bool = False, timeout: float = 120.0) -> Iterator:
-    """A short-lived connection to a DuckDB file, waiting while another process holds its lock."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        try:
-            con = duckdb.connect(path, read_only=read_only)
-            break
-        except duckdb.IOException as e:
-            if "lock" not in str(e).lower():
-                raise
-            if time.monotonic() > deadline:
-                raise WarehouseLockedError(
-                    f"{path} stayed locked by another process for {timeout:.0f} s (a dbt run, "
-                    f"a sync or a DuckDB shell with it open): {e}"
-                ) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-    try:
-        yield con
-    finally:
-        con.close()
 
 
 def _quote(name: str) -> str:
@@ -77,32 +42,24 @@ def _quote(name: str) -> str:
 
 
 class LocalCatalog(Catalog):
-    path: str
-    lock_timeout_seconds: float = 120.0
+    warehouse: Warehouse
 
     @contextmanager
     def _write(self) -> Iterator:
-        with connect(self.path, timeout=self.lock_timeout_seconds) as con:
+        # The block's statements are one warehouse transaction (`Warehouse.transaction`).
+        with self.warehouse.transaction() as session:
             for statement in _SETUP:
-                con.execute(statement)
-            con.execute("begin transaction")
-            try:
-                yield con
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
+                session.cursor.execute(statement)
+            yield session.cursor
 
     def _read(self, sql: str, params: list) -> list[tuple]:
-        if not Path(self.path).exists():
-            return []
-        with connect(self.path, read_only=True, timeout=self.lock_timeout_seconds) as con:
-            known = con.execute(
+        with self.warehouse.read() as session:
+            known = session.query(
                 "select count(*) from information_schema.tables where table_schema = ? "
-                "and table_name in ('tables', 'partitions')",
+                "and table_name in ('tables', 'partitions') and table_catalog = current_database()",
                 [META],
-            ).fetchone()[0]
-            return con.execute(sql, params).fetchall() if known == 2 else []
+            )[0][0]
+            return session.query(sql, params) if known == 2 else []
 
     # -- the metastore --------------------------------------------------------------------
 
@@ -122,10 +79,11 @@ class LocalCatalog(Catalog):
 
     def _record(self, con, spec: TableSpec, last_commit: str | None) -> str:
         """Upserts the table's definition; says whether it was created or updated."""
-        existed = con.execute(
-            f"delete from {META}.tables where database = ? and name = ? returning 1",  # noqa: S608
-            [spec.database, spec.name],
-        ).fetchall()
+        key = [spec.database, spec.name]
+        where = "where database = ? and name = ?"
+        # (DuckLake has no DELETE ... RETURNING.)
+        existed = con.execute(f"select count(*) from {META}.tables {where}", key).fetchone()[0]  # noqa: S608
+        con.execute(f"delete from {META}.tables {where}", key)  # noqa: S608
         con.execute(
             f"insert into {META}.tables (database, name, format, location, ddl, parameters, "  # noqa: S608
             "last_commit_time_sync) values (?, ?, ?, ?, ?, ?, ?)",
@@ -171,7 +129,7 @@ class LocalCatalog(Catalog):
         con.execute(f"create schema if not exists {_quote(spec.database)}")
         other = con.execute(
             "select table_type from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
+            "and table_name = ? and table_catalog = current_database()",
             [spec.database, spec.name],
         ).fetchone()
         if other and (other[0] == "VIEW") != (kind == "view"):

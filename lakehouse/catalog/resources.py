@@ -1,7 +1,7 @@
 """The catalog and query engine of each environment (resource keys `catalog`, `query_engine`).
 
-- local: `LocalCatalog` and `DuckDBEngine` on the warehouse file dbt uses
-  (`$LAKEHOUSE_HOME/warehouse.duckdb`); the engine attaches the `moma` database when
+- local: `LocalCatalog` and `DuckDBEngine` on the DuckLake warehouse dbt uses (catalog
+  `$LAKEHOUSE_HOME/warehouse.sqlite`); the engine attaches the `moma` database when
   MOMA_SOURCE_DSN is set.
 - aws: `GlueCatalog` (AWS_REGION; AWS_ENDPOINT_URL_GLUE to use another endpoint) and
   `TrinoEngine` (TRINO_* variables, checked when a query runs).
@@ -16,15 +16,16 @@ from lakehouse.catalog.engines import DuckDBEngine, TrinoEngine, trino_from_env
 from lakehouse.catalog.glue import GlueCatalog
 from lakehouse.catalog.local import LocalCatalog
 from lakehouse.storage import ObjectStore, S3ObjectStore
+from lakehouse.warehouse import local_warehouse
 
 
 def local_catalog(home: Path, lake: ObjectStore) -> LocalCatalog:
-    return LocalCatalog(path=str(home / "warehouse.duckdb"), lake_root=lake.root_uri)
+    return LocalCatalog(warehouse=local_warehouse(home), lake_root=lake.root_uri)
 
 
 def local_query_engine(home: Path) -> DuckDBEngine:
     dsn = dg.EnvVar("MOMA_SOURCE_DSN") if os.environ.get("MOMA_SOURCE_DSN") else None
-    return DuckDBEngine(path=str(home / "warehouse.duckdb"), postgres_dsn=dsn)
+    return DuckDBEngine(warehouse=local_warehouse(home), postgres_dsn=dsn)
 
 
 def aws_catalog(lake: S3ObjectStore) -> GlueCatalog:

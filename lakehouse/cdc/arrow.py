@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from lakehouse.cdc.avro import ARROW_TYPES
 from lakehouse.cdc.records import CDC_FIELDS
 from lakehouse.cdc.tables import CdcError, Table
+from lakehouse.duckdb_extensions import ExtensionError, load_extension
 
 CDC_TYPES = {
     "__op": pa.string(),
@@ -54,15 +55,11 @@ def cdc_arrow_schema(table: Table) -> pa.Schema:
 def _avro_database() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the Avro extension; readers are cursors on it (one per call,
     so calls from several threads do not share a connection)."""
-    import duckdb_extension_avro
-
-    version = f"v{duckdb.__version__}"
-    path = Path(duckdb_extension_avro.__file__).parent / "extensions" / version
-    extension = path / "avro.duckdb_extension"
-    if not extension.exists():
-        raise CdcError(f"{extension} is missing: duckdb-extension-avro must match duckdb {version}")
     con = duckdb.connect()
-    con.execute("LOAD '" + str(extension).replace("'", "''") + "'")
+    try:
+        load_extension(con, "duckdb_extension_avro", "avro")
+    except ExtensionError as e:
+        raise CdcError(str(e)) from None
     return con
 
 

@@ -19,8 +19,9 @@ from lakehouse.settings import telemetry_start
 from lakehouse.storage import ObjectStore
 from lakehouse.warehouse import Warehouse
 
-# Loads into the warehouse run one at a time (the instance gives each pool one slot): a DuckDB
-# file has a single writer, and deduplication against loaded partitions assumes serial loads.
+# Loads into the warehouse run one at a time (the instance gives each pool one slot): writers
+# take turns in the warehouse anyway, and deduplication against loaded partitions assumes serial
+# loads.
 POOL = "iot_warehouse_loads"
 # Partitions start with the deployment's first telemetry (LAKEHOUSE_TELEMETRY_START).
 HOURLY = dg.HourlyPartitionsDefinition(
@@ -204,7 +205,7 @@ DBT_GROUPS = {"staging": "iot_staging", "marts": "iot_marts"}
 # New telemetry reaches the marts without a dbt process per batch: the views read
 # sensor.message and iot.sensor_messages live, so they are built only when missing or when
 # their SQL changes; the one table (sensor_hourly) is rebuilt every 10 minutes. A run per load
-# would hold the warehouse's single writer lock and queue behind the loads for nothing.
+# would take the warehouse's writer turn and queue behind the loads for nothing.
 MARTS_AUTOMATION = {
     "view": dg.AutomationCondition.on_missing() | dg.AutomationCondition.code_version_changed(),
     "table": dg.AutomationCondition.cron_tick_passed("*/10 * * * *")

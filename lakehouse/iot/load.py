@@ -1,29 +1,21 @@
-"""Write transactions on the warehouse resource, and manifest-scoped loads inside them.
-
-The `warehouse` resource answers read-only queries; loads need a transaction, so this opens a
-write connection on the same target: the DuckDB file (retrying while dbt or another run holds
-its single writer lock) or the Redshift cluster (redshift_connector, TLS, autocommit off).
-"""
+"""Manifest-scoped loads inside a write transaction of the warehouse resource (DuckLake
+locally, Redshift in AWS: `Warehouse.transaction`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import duckdb
-
 from lakehouse.iot.landing import encode
-from lakehouse.iot.tables import DUCKDB, REDSHIFT, Table
+from lakehouse.iot.tables import REDSHIFT, Table
 from lakehouse.storage import ObjectStore
-from lakehouse.warehouse import DuckDBWarehouse, RedshiftWarehouse, Warehouse
+from lakehouse.warehouse import LOCK_WAIT_S, Session, Warehouse
 
 COPY_ROLE_VARIABLES = ("REDSHIFT_COPY_ROLE_ARN", "REDSHIFT_SPECTRUM_ROLE_ARN")
-LOCK_WAIT_S = 120
 
 
 class LoadError(RuntimeError):
@@ -41,79 +33,12 @@ def copy_role() -> str:
     )
 
 
-@dataclass
-class Session:
-    """One open transaction; statements are recorded for metadata and logs."""
-
-    dialect: str
-    cursor: object
-    statements: list[str]
-
-    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
-        self.statements.append(sql)
-        if self.dialect == REDSHIFT:
-            self.cursor.execute(sql, tuple(params) or None)
-        else:
-            self.cursor.execute(sql, list(params))
-
-    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
-        self.execute(sql, params)
-        return [tuple(r) for r in self.cursor.fetchall()]
-
-    @property
-    def mark(self) -> str:
-        return "%s" if self.dialect == REDSHIFT else "?"
-
-
-def _duckdb_connect(path: str, wait_s: float) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + wait_s
-    delay = 0.05
-    while True:
-        try:
-            return duckdb.connect(path)
-        except duckdb.IOException as e:
-            # One writer per DuckDB file: wait while dbt or another run holds it.
-            if "lock" not in str(e).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-
 @contextmanager
 def transaction(warehouse: Warehouse, lock_wait_s: float = LOCK_WAIT_S) -> Iterator[Session]:
-    """Commits if the block returns, rolls back if it raises: all of it or nothing is visible."""
-    if isinstance(warehouse, DuckDBWarehouse):
-        con = _duckdb_connect(warehouse.path, lock_wait_s)
-        dialect = DUCKDB
-    elif isinstance(warehouse, RedshiftWarehouse):
-        import redshift_connector
-
-        con = redshift_connector.connect(
-            host=warehouse.host,
-            port=warehouse.port,
-            database=warehouse.database,
-            user=warehouse.user,
-            password=warehouse.password,
-            ssl=True,
-        )
-        con.autocommit = False
-        dialect = REDSHIFT
-    else:
-        raise LoadError(f"no write path for a {type(warehouse).__name__} warehouse")
-    try:
-        # (A DuckDB cursor is a connection of its own, with its own transaction.)
-        cursor = con if dialect == DUCKDB else con.cursor()
-        if dialect == DUCKDB:
-            cursor.execute("BEGIN TRANSACTION")
-        session = Session(dialect, cursor, [])
-        try:
-            yield session
-        except BaseException:
-            con.rollback()
-            raise
-        con.commit()
-    finally:
-        con.close()
+    """Commits if the block returns, rolls back if it raises: all of it or nothing is visible.
+    The warehouse resource owns how (DuckLake's writer turn, Redshift's transaction)."""
+    with warehouse.transaction(lock_wait_s) as session:
+        yield session
 
 
 def ensure_tables(session: Session, tables: Sequence[Table]) -> None:

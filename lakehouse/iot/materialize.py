@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     where = {
         "log": str(log_path) if log_path else "(printed above)",
         "lake": lake.root_uri,
-        "warehouse": str(home / "warehouse.duckdb"),
+        "warehouse": f"{home / 'warehouse.sqlite'} (DuckLake; `uv run lakehouse-sql` queries it)",
         "runs": f"DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '(not recorded)')}; "
         "`make ui` shows them at http://127.0.0.1:3000",
     }

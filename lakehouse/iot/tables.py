@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lakehouse.warehouse import WarehouseError, quote_ident
+from lakehouse.warehouse import REDSHIFT, WarehouseError, quote_ident
 
-REDSHIFT, DUCKDB = "redshift", "duckdb"
 S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()/=:+-]+)?")
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
 
@@ -29,11 +28,8 @@ class Column:
 
     def ddl(self, table: Table, dialect: str) -> str:
         parts = [quote_ident(self.name), self.type]
-        if self.generated == "identity":
-            if dialect == REDSHIFT:
-                parts.append("IDENTITY(1,1)")
-            else:
-                parts.append(f"DEFAULT nextval('{table.schema}.{table.sequence}')")
+        if self.generated == "identity" and dialect == REDSHIFT:
+            parts.append("IDENTITY(1,1)")
         elif self.generated == "load_time":
             # Redshift's GETDATE() is UTC and per statement; DuckDB's now() is per transaction.
             parts.append(
@@ -65,10 +61,6 @@ class Table:
         return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
 
     @property
-    def sequence(self) -> str:
-        return f"{self.name}_id_seq"
-
-    @property
     def loaded(self) -> tuple[Column, ...]:
         """The columns a load fills (the warehouse fills the generated ones)."""
         return tuple(c for c in self.columns if c.generated is None)
@@ -80,9 +72,6 @@ class Table:
     def create(self, dialect: str) -> list[str]:
         body = ",\n  ".join(c.ddl(self, dialect) for c in self.columns)
         statements = [f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}"]
-        if dialect == DUCKDB and any(c.generated == "identity" for c in self.columns):
-            sequence = f"{quote_ident(self.schema)}.{quote_ident(self.sequence)}"
-            statements.append(f"CREATE SEQUENCE IF NOT EXISTS {sequence}")
         keys = ""
         if dialect == REDSHIFT:
             keys = f"\nDISTKEY ({quote_ident(self.distkey)}) SORTKEY ({quote_ident(self.sortkey)})"
@@ -118,20 +107,30 @@ class Table:
     def duckdb_columns(self) -> str:
         return "{" + ", ".join(f"'{c.name}': '{c.type}'" for c in self.loaded) + "}"
 
+    def _duckdb_insert(self, source: str) -> str:
+        """DuckDB: INSERT ... SELECT from `source`. DuckLake has no sequences, so an identity
+        column continues from the table's maximum; writers take turns, so ids stay unique."""
+        columns = values = self.column_list
+        identity = [c for c in self.columns if c.generated == "identity"]
+        if identity:
+            name = quote_ident(identity[0].name)
+            columns = f"{name}, {columns}"
+            values = (
+                f"(SELECT coalesce(max({name}), 0) FROM {self.qualified}) "  # noqa: S608
+                f"+ row_number() OVER (), {values}"
+            )
+        return f"INSERT INTO {self.qualified} ({columns})\nSELECT {values}\nFROM {source}"  # noqa: S608
+
     def insert_json(self) -> str:
         """DuckDB: the same load from the manifest's files (a list bound as the parameter)."""
-        return (
-            f"INSERT INTO {self.qualified} ({self.column_list})\n"  # noqa: S608
-            f"SELECT {self.column_list}\n"
-            "FROM read_json(?, format = 'newline_delimited', compression = 'gzip', "
+        return self._duckdb_insert(
+            "read_json(?, format = 'newline_delimited', compression = 'gzip', "
             f"columns = {self.duckdb_columns()})"
         )
 
     def insert_csv(self) -> str:
-        return (
-            f"INSERT INTO {self.qualified} ({self.column_list})\n"  # noqa: S608
-            f"SELECT {self.column_list}\n"
-            "FROM read_csv(?, header = true, quote = '\"', escape = '\"', "
+        return self._duckdb_insert(
+            "read_csv(?, header = true, quote = '\"', escape = '\"', "
             f"allow_quoted_nulls = false, columns = {self.duckdb_columns()})"
         )
 

@@ -4,7 +4,6 @@ anything reaches a catalog; nothing registered before is changed."""
 import string
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
 import pytest
 from hypothesis import given
@@ -26,6 +25,7 @@ from lakehouse.catalog.spec import (
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig
 from lakehouse.moma.tables import HUDI_TABLES
 from lakehouse.storage import LocalObjectStore
+from lakehouse.warehouse import local_warehouse
 
 HIVE_ESCAPED = "\"#%'*/:=?\\\x7f{[]^"  # what Hive escapes in partition directory names
 
@@ -111,7 +111,7 @@ def test_catalogs_refuse_a_location_outside_the_configured_lake(tmp_path):
                        lake_root="s3://acme-lake/prod")  # fmt: skip
     with pytest.raises(CatalogError, match="outside the lake 's3://acme-lake/prod/'"):
         glue.sync_table(outside)
-    local = LocalCatalog(path=str(tmp_path / "w.duckdb"), lake_root=str(tmp_path / "lake"))
+    local = LocalCatalog(warehouse=local_warehouse(tmp_path), lake_root=str(tmp_path / "lake"))
     with pytest.raises(CatalogError, match="outside the lake"):
         local.sync_table(outside)
     with pytest.raises(CatalogError, match="outside the lake"):
@@ -125,7 +125,7 @@ def test_a_hudi_partition_value_with_a_quote_stops_the_sync_and_changes_nothing(
     table = HudiTable.open_or_create(str(base), config)
     schema = pa.schema([("id", pa.int64()), ("ts", pa.int64()), ("part", pa.string())])
     table.upsert(pa.Table.from_pylist([{"id": 1, "ts": 1, "part": "Dutch"}], schema=schema))
-    catalog = LocalCatalog(path=str(tmp_path / "w.duckdb"))
+    catalog = LocalCatalog(warehouse=local_warehouse(tmp_path))
     state = HudiState(str(base))
     (entry,) = state.catalog_tables("lake", "t")
     catalog.sync_hudi(entry, state)
@@ -135,8 +135,8 @@ def test_a_hudi_partition_value_with_a_quote_stops_the_sync_and_changes_nothing(
         catalog.sync_hudi(entry, state)
     # The table and its partitions are as the last good sync left them.
     assert catalog.partitions(entry.spec) == {("Dutch",)}
-    with duckdb.connect(catalog.path, read_only=True) as con:
-        assert con.execute("select id from lake.t").fetchall() == [(1,)]
+    with catalog.warehouse.read() as session:
+        assert session.cursor.execute("select id from lake.t").fetchall() == [(1,)]
 
 
 def test_the_sync_asset_fails_without_retry_naming_the_table(tmp_path):
@@ -145,7 +145,7 @@ def test_the_sync_asset_fails_without_retry_naming_the_table(tmp_path):
     (tmp_path / "lake" / table.base_key).mkdir(parents=True)  # no Hudi table there yet
     result = dg.materialize(
         [build_catalog_asset(table)],
-        resources={"lake": lake, "catalog": LocalCatalog(path=str(tmp_path / "w.duckdb"))},
+        resources={"lake": lake, "catalog": LocalCatalog(warehouse=local_warehouse(tmp_path))},
         raise_on_error=False,
     )
     (failure,) = [e for e in result.all_events if e.is_step_failure]

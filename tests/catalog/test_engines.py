@@ -35,6 +35,7 @@ from lakehouse.moma import hudi_tables
 from lakehouse.moma.resources import LocalHudiIngest
 from lakehouse.resources import resources_for_env
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
+from lakehouse.warehouse import local_warehouse
 from tests.hudi import support
 from tests.support.fake_trino import FakeTrino
 from tests.support.mosquitto import CertificateAuthority
@@ -64,10 +65,10 @@ def test_query_is_transpiled_for_duckdb():
 
 
 def test_duckdb_engine(tmp_path):
-    path = str(tmp_path / "w.duckdb")
-    with duckdb.connect(path) as con:
-        sample(con)
-    rows = DuckDBEngine(path=path).query(ARTWORKS_PER_NATIONALITY)
+    warehouse = local_warehouse(tmp_path)
+    with warehouse.transaction() as session:
+        sample(session.cursor)
+    rows = DuckDBEngine(warehouse=warehouse).query(ARTWORKS_PER_NATIONALITY)
     assert rows == [("American", 3, 2), ("Dutch", 2, 1)]
 
 
@@ -232,8 +233,8 @@ def test_federated_query_joins_live_postgresql_with_the_hudi_table(tmp_path):
             conn.execute("UPDATE public.artists SET nationality = 'Martian' "
                          "WHERE artist_id % 7 = 0")  # fmt: skip
             live_artists = source.read_rows(conn, ARTISTS)
-        catalog = LocalCatalog(path=str(tmp_path / "w.duckdb"), lake_root=lake.root_uri)
-        engine = DuckDBEngine(path=catalog.path, postgres_dsn=dsn)
+        catalog = LocalCatalog(warehouse=local_warehouse(tmp_path), lake_root=lake.root_uri)
+        engine = DuckDBEngine(warehouse=catalog.warehouse, postgres_dsn=dsn)
         result = run_moma_graph(lake, catalog, engine, sim)
     artworks = lake_rows(lake, "hudi/moma_cow/artworks")
     assert any(a["nationality"] == "Martian" for a in live_artists)
@@ -247,8 +248,8 @@ def test_federated_query_joins_live_postgresql_with_the_hudi_table(tmp_path):
     assert meta["source"] == "PostgreSQL (DuckDB postgres extension)"
     assert meta["row_count"] == len(expected_per_nationality(live_artists, artworks))
     # The result is a table in the catalog too.
-    with duckdb.connect(catalog.path, read_only=True) as con:
-        registered = con.execute(
+    with catalog.warehouse.read() as session:
+        registered = session.cursor.execute(
             "select * from federated.artworks_per_nationality order by artworks desc, nationality"
         ).fetchall()
     assert registered == federated_rows(lake, "artworks_per_nationality")
@@ -306,10 +307,10 @@ def test_the_whole_graph_materializes_on_a_fresh_clone(tmp_path, monkeypatch):
     synced = materialization(result, "catalog/moma_mor/artworks")
     assert synced["tables"] == ["moma_mor.artworks_ro", "moma_mor.artworks_rt"]
     assert "CREATE EXTERNAL TABLE `moma_mor`.`artworks_rt`" in synced["ddl"]
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-        assert con.execute("select count(*) from moma_mor.artworks_rt").fetchone()[0] == len(
-            support.snapshot(lake.uri("hudi/moma_mor/artworks"))
-        )
+    with local_warehouse(tmp_path).read() as session:
+        assert session.cursor.execute("select count(*) from moma_mor.artworks_rt").fetchone()[
+            0
+        ] == len(support.snapshot(lake.uri("hudi/moma_mor/artworks")))
 
 
 def test_the_aws_federated_asset_lands_its_result_in_s3_and_glue(monkeypatch):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import boto3
 import dagster as dg
-import duckdb
 import pyarrow as pa
 import pytest
 from dagster_aws.s3 import S3Resource
@@ -22,6 +21,7 @@ from lakehouse.catalog.spec import Column, Format, TableSpec
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions
 from lakehouse.moma.tables import HUDI_TABLES
 from lakehouse.storage import S3ObjectStore
+from lakehouse.warehouse import local_warehouse
 from tests.hudi import support
 from tests.support.moto import CREDENTIALS, moto_server
 
@@ -85,8 +85,8 @@ def check_local(catalog: LocalCatalog, base: str) -> list:
         spec = entry.spec
         expected = oracle(base, entry.query)
         columns = [c.name for c in spec.columns + spec.partition_keys]
-        with duckdb.connect(catalog.path, read_only=True) as con:
-            got = con.execute(f'select * from lake."{spec.name}"').fetchall()
+        with catalog.warehouse.read() as session:
+            got = session.cursor.execute(f'select * from lake."{spec.name}"').fetchall()
         want = [tuple(r[c] for c in columns) for r in expected.to_pylist()]
         assert sorted_rows(got) == sorted_rows(want), spec.name
         assert catalog.partitions(spec) == live_partitions(expected), spec.name
@@ -97,9 +97,7 @@ def check_local(catalog: LocalCatalog, base: str) -> list:
 def test_local_relations_follow_a_sequence_of_commits(tmp_path, table_type):
     base = tmp_path / "lake" / "t"
     table = make_table(base, table_type)
-    catalog = LocalCatalog(
-        path=str(tmp_path / "warehouse.duckdb"), lake_root=str(tmp_path / "lake")
-    )
+    catalog = LocalCatalog(warehouse=local_warehouse(tmp_path), lake_root=str(tmp_path / "lake"))
     modes = []
     for rows in SEQUENCE:
         table.upsert(batch(*rows))
@@ -123,7 +121,7 @@ def test_a_sync_after_several_commits_takes_every_one_into_account(
     synced instant)."""
     base = tmp_path / "lake" / "t"
     table = make_table(base, table_type)
-    catalog = LocalCatalog(path=str(tmp_path / "w.duckdb"), lake_root=str(tmp_path / "lake"))
+    catalog = LocalCatalog(warehouse=local_warehouse(tmp_path), lake_root=str(tmp_path / "lake"))
     for number, rows in enumerate(SEQUENCE, start=1):
         table.upsert(batch(*rows))
         if number in sync_after:
@@ -134,7 +132,7 @@ def test_a_sync_after_several_commits_takes_every_one_into_account(
 def test_a_rollback_or_an_unknown_last_sync_falls_back_to_a_full_listing(tmp_path):
     base = tmp_path / "lake" / "t"
     table = make_table(base, "COPY_ON_WRITE")
-    catalog = LocalCatalog(path=str(tmp_path / "w.duckdb"))
+    catalog = LocalCatalog(warehouse=local_warehouse(tmp_path))
     table.upsert(batch((1, "a", "x"), (2, "b", "y")))
     check_local(catalog, str(base))
     state = HudiState(str(base))
@@ -172,7 +170,7 @@ def test_any_sequence_of_commits_keeps_the_local_catalog_exact(table_type, commi
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "t"
         table = make_table(base, table_type)
-        catalog = LocalCatalog(path=str(Path(tmp) / "w.duckdb"))
+        catalog = LocalCatalog(warehouse=local_warehouse(Path(tmp)))
         for rows in commits:
             table.upsert(batch(*rows))
             check_local(catalog, str(base))

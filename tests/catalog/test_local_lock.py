@@ -1,30 +1,32 @@
-"""The warehouse file has one writer process at a time (dbt, a sync, a DuckDB shell): the local
-catalog waits for the lock, and names the file when it waits too long."""
+"""Writers of the local warehouse take turns (dbt, a sync, a load): the catalog waits for the
+turn and names the lock when it waits too long; readers never wait for it."""
 
 import subprocess
 import sys
-import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.catalog.engines import DuckDBEngine
-from lakehouse.catalog.local import LocalCatalog, WarehouseLockedError
+from lakehouse.catalog.local import LocalCatalog
 from lakehouse.catalog.spec import Column, Format, TableSpec
+from lakehouse.warehouse import WarehouseLockedError, local_warehouse
 
 HOLD = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+import sys, time
+from pathlib import Path
+from lakehouse.warehouse import local_warehouse
+with local_warehouse(Path(sys.argv[1])).transaction():
+    print("turn taken", flush=True)
+    time.sleep(float(sys.argv[2]))
 """
 
 
-def hold_lock(path, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, path, str(seconds)],
+def hold_turn(home, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(home), str(seconds)],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout.readline().strip() == "locked"
+    assert proc.stdout.readline().strip() == "turn taken"
     return proc
 
 
@@ -35,27 +37,39 @@ def spec(tmp_path) -> TableSpec:
                      Format.PARQUET)  # fmt: skip
 
 
-def test_a_sync_waits_for_another_writer(tmp_path):
-    path = str(tmp_path / "w.duckdb")
-    catalog = LocalCatalog(path=path, lock_timeout_seconds=30)
+def test_a_sync_waits_for_another_writer_and_readers_do_not(tmp_path):
+    warehouse = local_warehouse(tmp_path)
+    catalog = LocalCatalog(warehouse=warehouse)
+    engine = DuckDBEngine(warehouse=warehouse)
     table = spec(tmp_path)
-    holder = hold_lock(path, 1.5)
-    start = time.monotonic()
     assert catalog.sync_table(table) == "created"
-    assert time.monotonic() - start >= 1.0  # it waited for the other process
+    holder = hold_turn(tmp_path, 1.5)
+    # A reader during the other writer's turn: answered, not blocked.
+    assert engine.query("SELECT sum(v) FROM lake.t") == [(3,)]
+    assert warehouse.query("select sum(v) from lake.t") == [(3,)]
+    assert holder.poll() is None
+    assert catalog.sync_table(table) == "updated"
+    assert holder.poll() is not None  # the sync had to wait for the holder's turn to end
     holder.wait(timeout=10)
-    assert DuckDBEngine(path=path).query("SELECT sum(v) FROM lake.t") == [(3,)]
 
 
-def test_a_lock_held_too_long_is_named(tmp_path):
-    path = str(tmp_path / "w.duckdb")
+def test_a_turn_held_too_long_is_named(tmp_path):
     table = spec(tmp_path)
-    holder = hold_lock(path, 20)
+    holder = hold_turn(tmp_path, 20)
     try:
-        with pytest.raises(WarehouseLockedError, match=r"w\.duckdb stayed locked by another"):
-            LocalCatalog(path=path, lock_timeout_seconds=0.5).sync_table(table)
-        with pytest.raises(WarehouseLockedError, match=r"w\.duckdb stayed locked by another"):
-            DuckDBEngine(path=path, lock_timeout_seconds=0.5).query("SELECT 1")
+        slow = local_warehouse(tmp_path).model_copy(update={"lock_timeout_seconds": 0.5})
+        with pytest.raises(WarehouseLockedError, match=r"warehouse\.sqlite\.lock: another writer"):
+            LocalCatalog(warehouse=slow).sync_table(table)
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_killed_writer_leaves_its_turn(tmp_path):
+    holder = hold_turn(tmp_path, 60)
+    holder.kill()
+    holder.wait()
+    # Waiting at most 5 s (WarehouseLockedError past that): the turn went with the process.
+    with local_warehouse(tmp_path).transaction(lock_wait_s=5) as session:
+        session.execute("create table t as select 1 as x")
+    assert local_warehouse(tmp_path).query("select x from t") == [(1,)]

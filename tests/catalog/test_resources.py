@@ -29,7 +29,7 @@ def test_local_uses_the_warehouse_file_dbt_uses(tmp_path, monkeypatch):
     resources = resources_for_env("local")
     catalog, engine = resources["catalog"], resources["query_engine"]
     assert isinstance(catalog, LocalCatalog) and isinstance(engine, DuckDBEngine)
-    assert catalog.path == engine.path == resources["warehouse"].path
+    assert catalog.warehouse == engine.warehouse == resources["warehouse"]
     assert catalog.lake_root == resources["lake"].root_uri
     assert engine.postgres_dsn is None and engine.live_source is None
     monkeypatch.setenv("MOMA_SOURCE_DSN", "host=127.0.0.1 dbname=moma user=u password=p")

@@ -1,15 +1,26 @@
 """Retry only what can succeed on retry: a missing relation fails at once with dbt's message;
-a warehouse held by another writer is retried."""
+a warehouse held by another writer is waited for."""
 
 import json
+import subprocess
+import sys
 
-import duckdb
 import pytest
-from dagster import AssetSelection, DagsterInstance, Failure, materialize
+from dagster import AssetSelection, DagsterInstance, materialize
 
 from lakehouse.dbt.assets import dbt_vars, run_dbt
 from lakehouse.resources import local_resources
 from lakehouse.tickit.assets import tickit_dbt_models
+from lakehouse.tickit.generator import generate, write
+
+HOLD_TURN = """
+import sys, time
+from pathlib import Path
+from lakehouse.warehouse import local_warehouse
+with local_warehouse(Path(sys.argv[1])).transaction():
+    print("turn taken", flush=True)
+    time.sleep(3)
+"""
 
 
 @pytest.fixture
@@ -36,24 +47,18 @@ def test_a_missing_relation_fails_at_once_with_dbts_message(resources):
     assert 'Table with name "tickit_external.sale" does not exist' in message
 
 
-def test_a_held_warehouse_lock_is_retried(resources, tmp_path):
+def test_dbt_waits_for_another_writers_turn(resources, tmp_path):
+    """dbt takes the warehouse's writer turn like every other writer (lakehouse.dbt.
+    ducklake_plugin): while a load holds it, dbt waits instead of failing on a lock."""
     dbt, lake = resources["dbt"], resources["lake"]
-    # Another process's writer (here: this one's) holds the DuckDB file.
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")):
-        with pytest.raises(Failure) as raised:
-            run_dbt(dbt, ["build", "--select", "stg_tickit__sales", *dbt_vars(lake)])
-    assert raised.value.allow_retries
-    assert "lock" in raised.value.description.lower()
-
-
-def test_a_macro_blocked_by_the_lock_is_retried_with_dbts_log_message(resources, tmp_path):
-    # run-operation leaves no message in run_results.json; dbt's log has it (found in a soak:
-    # the catalog sync held the warehouse while TICKIT staged its external tables).
-    dbt, lake = resources["dbt"], resources["lake"]
+    write(lake, {"sale": generate(0.001, 1)["sale"]})
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_TURN, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout.readline().strip() == "turn taken"
     args = json.dumps({"select": "tickit_external.sale"})
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")):
-        with pytest.raises(Failure) as raised:
-            run_dbt(dbt, ["run-operation", "stage_external_sources", "--args", args,
-                          *dbt_vars(lake)])  # fmt: skip
-    assert raised.value.allow_retries
-    assert "Could not set lock" in raised.value.description
+    run_dbt(dbt, ["run-operation", "stage_external_sources", "--args", args, *dbt_vars(lake)])
+    assert holder.poll() is not None  # dbt ran after the holder's turn, not beside it
+    views = resources["warehouse"].query(
+        "select table_name from information_schema.tables where table_schema = 'tickit_external'"
+    )
+    assert views == [("sale",)]

@@ -6,12 +6,12 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 
-import duckdb
 from pydantic import PrivateAttr
 
 from lakehouse.iot.landing import LandingWriter
 from lakehouse.iot.rule import flatten
 from lakehouse.storage import ObjectInfo, ObjectStore, StorageError, check_key
+from lakehouse.warehouse import Warehouse
 
 GOLDEN = json.loads(
     '{"data":{"color":{"ambient":1057.0,"blue":650.0,"green":667.0,"red":281.0},'
@@ -75,9 +75,8 @@ def land(store: ObjectStore, records: list[dict], arrival: float = ARRIVAL) -> s
     return key
 
 
-def query(path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).fetchall()
+def query(warehouse: Warehouse, sql: str) -> list[tuple]:
+    return warehouse.query(sql)
 
 
 # -- the bridge as a process, and readings published to a real broker ----------------------

@@ -25,7 +25,7 @@ from lakehouse.iot.assets import (
 from lakehouse.iot.landing import partition_of
 from lakehouse.iot.readings import message_id
 from lakehouse.storage import LocalObjectStore
-from lakehouse.warehouse import DuckDBWarehouse
+from lakehouse.warehouse import DuckLakeWarehouse, local_warehouse
 from tests.iot.support import Publisher, start_bridge_process, wait_until
 from tests.support.mosquitto import mosquitto_broker
 
@@ -33,7 +33,7 @@ NODES = ("0447383033363932003C0034", "0447383033363932003C0036")
 MSG_COUNT = "select guid, msg_count from tickit_dbt.sensor_msg_count order by guid"
 
 
-def counts(warehouse: DuckDBWarehouse) -> dict[str, int]:
+def counts(warehouse: DuckLakeWarehouse) -> dict[str, int]:
     try:
         return dict(warehouse.query(MSG_COUNT))
     except Exception:  # the bridge holds the single writer lock for a moment
@@ -58,7 +58,7 @@ def test_each_reading_reaches_sensor_msg_count_once_through_a_bridge_kill(tmp_pa
     home, dagster_home = tmp_path / "lakehouse", tmp_path / "dagster"
     dagster_home.mkdir(parents=True)
     lake = LocalObjectStore(root=str(home / "lake"))
-    warehouse = DuckDBWarehouse(path=str(home / "warehouse.duckdb"))
+    warehouse = local_warehouse(home)
     resources = {
         "lake": lake,
         "warehouse": warehouse,

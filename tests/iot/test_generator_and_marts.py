@@ -20,7 +20,7 @@ from lakehouse.iot.readings import message_id, to_reading
 from lakehouse.iot.seeds import registered_devices
 from lakehouse.iot.tables import MESSAGE
 from lakehouse.storage import LocalObjectStore
-from lakehouse.warehouse import DuckDBWarehouse
+from lakehouse.warehouse import local_warehouse
 from tests.iot.support import query
 
 END = 1779530430.0  # 2026-05-23 10:00:30 UTC
@@ -80,7 +80,7 @@ def marts(tmp_path_factory):
     models with "now" at the end of the telemetry."""
     home = tmp_path_factory.mktemp("marts")
     lake = LocalObjectStore(root=str(home / "lake"))
-    warehouse = DuckDBWarehouse(path=str(home / "warehouse.duckdb"))
+    warehouse = local_warehouse(home)
     pipeline.load_dimensions(lake, warehouse)
     counts = generate(lake, end=END, minutes=40, seed=11)
     for hour in sorted({partition_of(o.key) for o in lake.list_objects("message/")} - {None}):
@@ -111,7 +111,7 @@ def marts(tmp_path_factory):
         cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:]
-    return home / "warehouse.duckdb", counts
+    return local_warehouse(home), counts
 
 
 def test_msg_count_is_exact_per_device(marts):

@@ -29,7 +29,7 @@ from lakehouse.iot.assets import (
 )
 from lakehouse.iot.landing import partition_of, read_records
 from lakehouse.storage import LocalObjectStore
-from lakehouse.warehouse import DuckDBWarehouse
+from lakehouse.warehouse import DuckLakeWarehouse, local_warehouse
 from tests.iot.support import query, wait_until
 from tests.support.mosquitto import mosquitto_broker
 
@@ -140,7 +140,7 @@ def test_thousand_readings_land_load_and_count_exactly_through_a_bridge_kill(tmp
     monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
     resources = {
         "lake": lake,
-        "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
+        "warehouse": local_warehouse(tmp_path),
         "dbt": LakehouseDbtCliResource(project_dir=str(DBT_PROJECT_DIR), target="local"),
     }
     instance = dg.DagsterInstance.ephemeral()
@@ -152,7 +152,7 @@ def test_thousand_readings_land_load_and_count_exactly_through_a_bridge_kill(tmp
         assert result.success
     assert dg.materialize([iot_dbt_models], resources=resources, instance=instance).success
 
-    db = tmp_path / "warehouse.duckdb"
+    db = local_warehouse(tmp_path)
     assert dict(query(db, "select guid, msg_count from tickit_dbt.sensor_msg_count")) == NODES
     assert query(db, "select count(*), count(distinct message_id) from iot.sensor_messages") == [
         (1000, 1000)
@@ -174,7 +174,7 @@ def landed_records(lake: LocalObjectStore) -> list[dict]:
     ]
 
 
-def load_every_hour(lake: LocalObjectStore, warehouse: DuckDBWarehouse) -> None:
+def load_every_hour(lake: LocalObjectStore, warehouse: DuckLakeWarehouse) -> None:
     """What the partitioned assets do for each landed hour (lakehouse.iot.pipeline)."""
     now = time.time()
     for hour in sorted({partition_of(o.key) for o in lake.list_objects("message/")} - {None}):
@@ -209,9 +209,9 @@ def test_two_gateways_hearing_one_node_give_one_reading_per_packet(tmp_path):
     records = landed_records(lake)
     assert {r["gateway_id"] for r in records} == {"00000000f62051c1", "00000000f62051c2"}
 
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    warehouse = local_warehouse(tmp_path)
     load_every_hour(lake, warehouse)
-    db = tmp_path / "warehouse.duckdb"
+    db = local_warehouse(tmp_path)
     keys = {f"{node}-{line.split(',')[2].split('|')[9]}-{line.split(',')[2].split('|')[10]}"
             for line in lines[0]}  # fmt: skip
     rows = query(db, "select message_id from iot.sensor_messages")

@@ -11,7 +11,7 @@ from lakehouse.iot import pipeline, sensors
 from lakehouse.iot.landing import partition_of
 from lakehouse.iot.sensors import sensor_messages_landed
 from lakehouse.storage import LocalObjectStore
-from lakehouse.warehouse import DuckDBWarehouse
+from lakehouse.warehouse import local_warehouse
 from tests.iot.support import ARRIVAL, HOUR, NOW, land, message
 
 STATE = {
@@ -28,7 +28,7 @@ def lake(tmp_path):
 
 @pytest.fixture
 def warehouse(tmp_path):
-    return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    return local_warehouse(tmp_path)
 
 
 def state(warehouse) -> dict[str, list[tuple]]:

@@ -16,7 +16,7 @@ from gateway.payload import Reading
 from lakehouse.iot import pipeline
 from lakehouse.iot.seeds import SEEDS_DIR, read_seed, star_schema_rows
 from lakehouse.storage import LocalObjectStore
-from lakehouse.warehouse import DuckDBWarehouse
+from lakehouse.warehouse import local_warehouse
 from tests.iot.support import ARRIVAL, HOUR, NOW, land, message, query
 
 INSTALLED_JOINS = """
@@ -30,8 +30,8 @@ INSTALLED_JOINS = """
 @pytest.fixture
 def env(tmp_path):
     lake = LocalObjectStore(root=str(tmp_path / "lake"))
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-    return lake, warehouse, tmp_path / "warehouse.duckdb"
+    warehouse = local_warehouse(tmp_path)
+    return lake, warehouse, local_warehouse(tmp_path)
 
 
 def load(lake, warehouse, partition=HOUR, now=NOW):
@@ -190,7 +190,7 @@ def test_any_redelivery_pattern_loads_each_message_exactly_once(
     order: every message is in sensor_messages once, and every extra copy is quarantined."""
     root = tmp_path_factory.mktemp("dedupe")
     lake = LocalObjectStore(root=str(root / "lake"))
-    warehouse = DuckDBWarehouse(path=str(root / "w.duckdb"))
+    warehouse = local_warehouse(root)
     for hour in range(3):
         batch = [message(n) for n, h in deliveries if h == hour]
         if batch:
@@ -199,10 +199,10 @@ def test_any_redelivery_pattern_loads_each_message_exactly_once(
         partition = f"2020-08-27-{15 + hour}:00"
         pipeline.snapshot_raw(lake, partition)
         pipeline.load_sensor_messages(lake, warehouse, partition, now=NOW + 10_000)
-    ids = query(root / "w.duckdb", "select message_id from iot.sensor_messages")
+    ids = query(local_warehouse(root), "select message_id from iot.sensor_messages")
     assert sorted(i for (i,) in ids) == sorted({f"0034-{n:06d}" for n, _ in deliveries})
     (quarantined,) = query(
-        root / "w.duckdb", "select count(*) from iot.sensor_messages_quarantine"
+        local_warehouse(root), "select count(*) from iot.sensor_messages_quarantine"
     )[0]
     assert quarantined == len(deliveries) - len(ids)
 

@@ -226,10 +226,12 @@ class Soak:
     def read_msg_count(self, into: list) -> int | None:
         import duckdb
 
+        from lakehouse.warehouse import local_warehouse
+
         at = time.time()
         try:
-            with duckdb.connect(str(self.home / "warehouse.duckdb"), read_only=True) as con:
-                (total,) = con.execute(ANALYST_SQL).fetchone()
+            # Through the warehouse resource: DuckLake, the snapshot committed last.
+            ((total,),) = local_warehouse(self.home).query(ANALYST_SQL)
             into.append((at, int(total), ""))
             return int(total)
         except duckdb.Error as e:
@@ -390,8 +392,6 @@ class Soak:
         (whoever loaded them: the bridge or a partition run)."""
         import gzip
 
-        import duckdb
-
         from lakehouse.iot.landing import partition_of
 
         landed = Counter()
@@ -402,16 +402,10 @@ class Soak:
         sql = """select strftime(landed_hour, '%Y-%m-%d-%H:%M'), count(*) from (
             select landed_hour from iot.sensor_messages
             union all select landed_hour from iot.sensor_messages_quarantine) group by 1"""
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with duckdb.connect(str(self.home / "warehouse.duckdb"), read_only=True) as con:
-                    loaded = dict(con.execute(sql).fetchall())
-                break
-            except duckdb.IOException:  # a writer holds the file for a moment
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        from lakehouse.warehouse import local_warehouse
+
+        # DuckLake: a read never waits for a writer.
+        loaded = dict(local_warehouse(self.home).query(sql))
         return [
             f"{hour}: {lines} landed, {loaded.get(hour, 0)} loaded"
             for hour, lines in sorted(landed.items())

@@ -1,6 +1,5 @@
 """The whole TICKIT graph, materialized locally into a temporary LAKEHOUSE_HOME."""
 
-import duckdb
 import pytest
 from dagster import DagsterInstance, materialize
 
@@ -8,6 +7,7 @@ from lakehouse.resources import local_resources
 from lakehouse.tickit.assets import raw_tickit_data, tickit_dbt_models, tickit_external
 from lakehouse.tickit.generator import generate
 from lakehouse.tickit.tables import TABLES, raw_key
+from lakehouse.warehouse import local_warehouse
 
 SCALE = 0.01
 ASSETS = [raw_tickit_data, tickit_external, tickit_dbt_models]
@@ -35,13 +35,8 @@ def first_run(home):
     return result
 
 
-def warehouse(home):
-    return duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-
-
 def count(home, relation):
-    with warehouse(home) as con:
-        return con.sql(f"select count(*) from {relation}").fetchone()[0]  # noqa: S608
+    return local_warehouse(home).query(f"select count(*) from {relation}")[0][0]  # noqa: S608
 
 
 def test_every_asset_materializes_and_every_dbt_test_passes(first_run):
@@ -60,10 +55,9 @@ def test_marts_have_the_generated_row_counts(home, first_run):
     assert count(home, "tickit_dbt.dim_events") == generated["event"].rows
     for table, model in [("sale", "sales"), ("listing", "listings"), ("user", "users")]:
         assert count(home, f"tickit_dbt.stg_tickit__{model}") == generated[table].rows
-    with warehouse(home) as con:
-        buyers, sellers = con.sql(
-            "select count(distinct buyerid), count(distinct sellerid) from tickit_external.sale"
-        ).fetchone()
+    ((buyers, sellers),) = local_warehouse(home).query(
+        "select count(distinct buyerid), count(distinct sellerid) from tickit_external.sale"
+    )
     assert count(home, "tickit_dbt.int_buyers_extracted_from_users") == buyers
     assert count(home, "tickit_dbt.dim_non_buyers") == generated["user"].rows - buyers
     assert count(home, "tickit_dbt.int_sellers_extracted_from_users") == sellers

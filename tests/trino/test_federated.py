@@ -16,6 +16,7 @@ from lakehouse.cdc import source
 from lakehouse.cdc.resources import SimulatedMomaSource
 from lakehouse.moma.tables import HUDI_TABLES
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
+from lakehouse.warehouse import local_warehouse
 from tests.catalog.test_engines import federated_rows, materialization, run_moma_graph
 from tests.support.mosquitto import CertificateAuthority
 from tests.trino.conftest import BUCKET, REGION
@@ -44,8 +45,8 @@ def test_the_federated_assets_give_the_same_rows_on_trino_and_duckdb(stack, moma
                             simulator())  # fmt: skip
     assert result.success
     local_lake = LocalObjectStore(root=str(tmp_path / "lake"))
-    catalog = LocalCatalog(path=str(tmp_path / "w.duckdb"), lake_root=local_lake.root_uri)
-    engine = DuckDBEngine(path=catalog.path, postgres_dsn=moma_source)
+    catalog = LocalCatalog(warehouse=local_warehouse(tmp_path), lake_root=local_lake.root_uri)
+    engine = DuckDBEngine(warehouse=catalog.warehouse, postgres_dsn=moma_source)
     assert run_moma_graph(local_lake, catalog, engine, simulator()).success
     for query in QUERIES:
         on_trino = federated_rows(lake, query.name)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from lakehouse.catalog.hudi import READ_OPTIMIZED, REALTIME, HudiState
 from lakehouse.catalog.local import LocalCatalog
+from lakehouse.warehouse import local_warehouse
 from tests.catalog.test_hudi_sync import SEQUENCE, batch, make_table, sorted_rows
 from tests.hudi import crash, support
 from tests.trino.conftest import BUCKET
@@ -45,8 +45,10 @@ def trino_rows(stack, catalog: str, spec) -> list[tuple]:
 
 def duckdb_rows(catalog: LocalCatalog, spec) -> list[tuple]:
     columns = ", ".join(f'"{c.name}"' for c in spec.columns + spec.partition_keys)
-    with duckdb.connect(catalog.path, read_only=True) as con:
-        return con.execute(f'select {columns} from "{spec.database}"."{spec.name}"').fetchall()
+    with catalog.warehouse.read() as session:
+        return session.cursor.execute(
+            f'select {columns} from "{spec.database}"."{spec.name}"'
+        ).fetchall()
 
 
 def hudi_rs_rows(base, query: str, spec, storage_options: dict | None = None) -> list[tuple]:
@@ -95,7 +97,7 @@ def test_hudi_tables_read_the_same_through_trino_after_moves_compaction_and_roll
 ):
     base = tmp_path / "t"
     database = f"trino_{table_type.lower()}"
-    local = LocalCatalog(path=str(tmp_path / "w.duckdb"), lake_root=str(tmp_path))
+    local = LocalCatalog(warehouse=local_warehouse(tmp_path), lake_root=str(tmp_path))
     table = make_table(base, table_type)
     stale = [False]  # whether `_rt` through Trino ever lagged the merged snapshot
     for rows in SEQUENCE[:3]:

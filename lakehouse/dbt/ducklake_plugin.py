@@ -1,0 +1,37 @@
+"""dbt-duckdb plugin for the local DuckLake warehouse (profiles.yml, target `local`).
+
+Before dbt attaches the warehouse it loads the DuckLake and SQLite extensions from their wheels
+(never from the network) and takes the warehouse's writer turn, held until dbt exits, so dbt
+takes turns with the catalog sync and the telemetry loads exactly as `Warehouse.transaction`
+does. Readers never wait for it.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from lakehouse.warehouse import ALIAS, DuckLakeWarehouse, load_ducklake_extensions, writer_turn
+
+_held = ExitStack()  # the turn lives as long as the dbt process
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self.warehouse = DuckLakeWarehouse(
+            catalog=plugin_config["catalog"], data_path=plugin_config["data_path"]
+        )
+
+    def configure_connection(self, conn) -> None:
+        load_ducklake_extensions(conn)
+        if not _held._exit_callbacks:
+            self.warehouse.initialize()
+            _held.enter_context(
+                writer_turn(self.warehouse.lock_path, self.warehouse.lock_timeout_seconds)
+            )
+
+    def configure_cursor(self, cursor) -> None:
+        # Unqualified DDL in macros (the external views) lands in the warehouse, not in memory.
+        cursor.execute(f"use {ALIAS}")
