@@ -8,6 +8,7 @@ is vectorised over all keys of a file with numpy, grouped by key length.
 
 from __future__ import annotations
 
+import binascii
 import math
 import struct
 from dataclasses import dataclass, field
@@ -190,22 +191,10 @@ def b64decode(text: bytes | str) -> np.ndarray:
 
 
 def b64encode(data: np.ndarray | bytes) -> str:
-    """Bytes to standard Base64 text with '=' padding, as base64.b64encode writes it."""
-    raw = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
-    pad = (-len(raw)) % 3
-    if pad:
-        raw = np.concatenate([raw, np.zeros(pad, dtype=np.uint8)])
-    triples = raw.reshape(-1, 3).astype(np.uint32)
-    value = (triples[:, 0] << 16) | (triples[:, 1] << 8) | triples[:, 2]
-    out = np.empty((len(value), 4), dtype=np.uint8)
-    out[:, 0] = _ALPHABET[value >> 18]
-    out[:, 1] = _ALPHABET[(value >> 12) & 63]
-    out[:, 2] = _ALPHABET[(value >> 6) & 63]
-    out[:, 3] = _ALPHABET[value & 63]
-    flat = out.ravel()
-    if pad:
-        flat[-pad:] = ord("=")
-    return flat.tobytes().decode("ascii")
+    """Bytes to standard Base64 text with '=' padding. binascii holds the GIL, but only for
+    about a millisecond per 431 KB filter: several times faster than doing it in numpy."""
+    raw = data if isinstance(data, bytes) else np.ascontiguousarray(data, np.uint8).tobytes()
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
 def _java_int(x: int) -> int:

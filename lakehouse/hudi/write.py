@@ -443,8 +443,17 @@ class Writer:
         """Write the planned files: independent, so in parallel (Arrow, numpy and the Parquet
         writer release the GIL)."""
         if bulk:
+            keys = batch.column("__key")
+
             # Every row goes somewhere: each file picks its rows on its own thread.
             def job(fn, row_arrays, args):
+                if fn == self.write_new_group and args[-1]:
+                    # Key order from the key column alone, so the file's rows are taken from
+                    # the batch once, already sorted (a stable sort: the same order as sorting
+                    # the taken rows).
+                    (rows,) = row_arrays
+                    rows = rows[pc.sort_indices(keys.take(rows)).to_numpy()]
+                    row_arrays, args = [rows], (*args[:-1], False)
                 fn(*(batch.take(pa.array(rows, pa.int64())) for rows in row_arrays), *args)
 
             self.map(lambda item: job(*item), plan.jobs)

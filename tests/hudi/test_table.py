@@ -332,3 +332,29 @@ def test_merge_on_read_snapshot_of_some_columns(tmp_path):
         {"id": 1, "v": "x"},
         {"id": 2, "v": "z"},
     ]
+
+
+@pytest.mark.parametrize("per_file", [1000, 7])
+def test_bulk_insert_writes_each_partitions_rows_in_key_order(tmp_path, per_file):
+    """Hudi's bulk insert sort: every base file holds its partition's rows sorted by record key,
+    with sequence numbers in file order; a partition larger than a file is sorted before it is
+    split, so its files hold consecutive key ranges."""
+    ids = [(i * 7919) % 40 for i in range(40)]  # shuffled, keys "0".."39" sort as strings
+    cities = ["a", "b", "c"]
+    table = make(tmp_path / "t", max_file_size=per_file * 1024, record_size_estimate=1024)
+    table.bulk_insert(rows(*[(i, 1, cities[i % 3], f"v{i}") for i in ids]))
+    ranges: dict[str, list[list[str]]] = {}
+    for path in sorted((tmp_path / "t").rglob("*.parquet")):
+        got = pq.read_table(path, columns=["_hoodie_record_key", "_hoodie_commit_seqno", "city"])
+        keys = got.column("_hoodie_record_key").to_pylist()
+        assert keys == sorted(keys) and len(keys) <= per_file
+        seq = [int(s.rsplit("_", 1)[1]) for s in got.column("_hoodie_commit_seqno").to_pylist()]
+        assert seq == list(range(len(keys)))
+        (city,) = set(got.column("city").to_pylist())
+        assert path.parent.name.rpartition("=")[2] == city
+        ranges.setdefault(city, []).append(keys)
+    assert sorted(ranges) == cities
+    for city, files in ranges.items():
+        files.sort()
+        want = sorted(str(i) for i in ids if cities[i % 3] == city)
+        assert [k for keys in files for k in keys] == want, city
