@@ -10,9 +10,12 @@ import zlib
 from pathlib import Path
 
 import fastavro
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from lakehouse.hudi import (
     HudiConfig,
@@ -26,6 +29,7 @@ from lakehouse.hudi import (
 from lakehouse.hudi.bloom import might_contain
 from lakehouse.hudi.logfile import AVRO_DATA_BLOCK, DELETE_BLOCK, read_blocks
 from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.write import _distinct
 from tests.hudi import crash, support
 
 SCHEMA = pa.schema([("id", pa.int64()), ("ts", pa.int64()), ("city", pa.string()),
@@ -358,3 +362,23 @@ def test_bulk_insert_writes_each_partitions_rows_in_key_order(tmp_path, per_file
         files.sort()
         want = sorted(str(i) for i in ids if cities[i % 3] == city)
         assert [k for keys in files for k in keys] == want, city
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["int8", "int16", "int32", "int64", "uint8", "uint64"]).flatmap(
+        lambda t: st.tuples(
+            st.just(t),
+            st.lists(st.integers(np.iinfo(t).min, np.iinfo(t).max), max_size=300)
+            | st.lists(st.integers(np.iinfo(t).min, np.iinfo(t).min + 40), max_size=30),
+        )
+    )
+)
+@example(("int8", list(range(-128, 128))))  # a small type's whole range, all distinct
+@example(("int8", [-128, 127] * 40))
+def test_integer_keys_are_found_distinct_exactly_when_they_are(typed):
+    """The bulk load's shortcut past combining: right for any integer type, range and
+    duplicates (the counting pass near a type's minimum and over a small type's whole range,
+    the sort for wide ranges)."""
+    dtype, values = typed
+    assert _distinct(np.array(values, dtype=dtype)) == (len(set(values)) == len(values))
