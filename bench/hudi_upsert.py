@@ -6,11 +6,12 @@ Apache Hudi on Spark (local[2], `--spark`).
 Bulk-inserts `rows` generated CDC rows (MoMA artists shape, partitioned by nationality), then
 applies `changes` CDC events: updates (a tenth of them move partition), inserts and hard deletes.
 The same data goes through deltalake (delta-rs) `merge` and a DuckDB table in the same process.
-Each engine's upsert runs `repeat` times, each on a fresh copy of its bulk-loaded table, in
-rounds over the engines so that load from other processes falls on each alike; the best run
-counts, and all runs are printed. Prints rows/s, ratios and the process's peak RSS after the
-Hudi writer's loads and upserts (they run first) and overall; writes
-bench/results/hudi_upsert.json.
+Each engine bulk-loads into an empty table and upserts into a fresh copy of it `repeat` times
+(Spark loads once), in rounds over the engines so that load from other processes falls on each
+alike; the best load and the best upsert count, and all runs are printed. Prints rows/s,
+ratios, the process's peak RSS after the Hudi writer's loads and upserts (they run first) and
+overall, and the bulk-loaded tables' Parquet bytes per row (for Hudi, also how many of them
+are bloom filter); writes bench/results/hudi_upsert.json.
 """
 
 from __future__ import annotations
@@ -94,8 +95,21 @@ class Engine:
     """One engine's figures: a bulk load, then upsert runs timed in wall and CPU seconds (the
     process's, all threads: less sensitive to other processes than wall time)."""
 
+    reload = True  # bulk-load again before each upsert round (False: one load only)
+
     def __init__(self):
-        self.out: dict = {"upsert_runs_s": [], "upsert_runs_cpu_s": []}
+        self.out: dict = {"upsert_runs_s": [], "upsert_runs_cpu_s": [], "bulk_runs_s": []}
+        self.pristine: Path | None = None
+
+    def clear(self) -> None:
+        """Remove what a previous load wrote, so that each load starts from nothing."""
+        if self.pristine is not None:
+            shutil.rmtree(self.pristine, ignore_errors=True)
+
+    def timed_load(self, initial: pa.Table) -> None:
+        self.clear()
+        self.load(initial)
+        self.out["bulk_runs_s"].append(self.out["bulk_insert_s"])
 
     def timed_upsert(self, fn):
         cpu = time.process_time()
@@ -103,6 +117,18 @@ class Engine:
         self.out["upsert_runs_cpu_s"].append(time.process_time() - cpu)
         self.out["upsert_runs_s"].append(elapsed)
         return result
+
+
+def parquet_bytes(root: Path) -> tuple[int, int]:
+    """(bytes of the Parquet data files under root, bytes of their Hudi bloom filters)."""
+    import pyarrow.parquet as pq
+
+    total = bloom = 0
+    for path in root.rglob("*.parquet"):
+        total += path.stat().st_size
+        meta = pq.read_metadata(path).metadata or {}
+        bloom += len(meta.get(b"org.apache.hudi.bloomfilter", b""))
+    return total, bloom
 
 
 def fresh_copy(pristine: Path, run: int) -> Path:
@@ -128,6 +154,9 @@ class HudiEngine(Engine):
     def load(self, initial: pa.Table) -> None:
         table = HudiTable.open_or_create(str(self.pristine), self.config)
         self.out["bulk_insert_s"], _ = timed(lambda: table.bulk_insert(initial))
+        total, bloom = parquet_bytes(self.pristine)
+        self.out["bulk_bytes_per_row"] = total / initial.num_rows
+        self.out["bulk_bloom_bytes_per_row"] = bloom / initial.num_rows
 
     def upsert(self, changes: pa.Table, run: int) -> None:
         table = HudiTable.open(str(fresh_copy(self.pristine, run)), self.config.write)
@@ -153,6 +182,7 @@ class DeltaEngine(Engine):
         self.out["bulk_insert_s"], _ = timed(
             lambda: write_deltalake(str(self.pristine), initial, partition_by=["nationality"])
         )
+        self.out["bulk_bytes_per_row"] = parquet_bytes(self.pristine)[0] / initial.num_rows
 
     def upsert(self, changes: pa.Table, run: int) -> None:
         from deltalake import DeltaTable
@@ -188,6 +218,8 @@ class SparkHudiEngine(Engine):
     """Apache Hudi 0.15 on Spark 3.5, local[2], through the datasource with the writer's
     settings (global bloom index moving partitions, event-time payload, hard deletes). The
     JVM's start-up is timed on its own; the upsert times exclude it."""
+
+    reload = False  # a minute per load
 
     def __init__(self, root: Path, table_type: str, session):
         super().__init__()
@@ -251,6 +283,9 @@ class DuckDBEngine(Engine):
         super().__init__()
         self.con = duckdb.connect(str(root / "bench.duckdb"))
 
+    def clear(self) -> None:
+        self.con.execute("DROP TABLE IF EXISTS artists")
+
     def load(self, initial: pa.Table) -> None:
         self.con.register("initial_rows", initial)
         self.out["bulk_insert_s"], _ = timed(
@@ -285,7 +320,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3, help="upsert runs per engine (best)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="load and upsert runs per engine (best)"
+    )
     parser.add_argument(
         "--out", default=str(Path(__file__).parent / "results" / "hudi_upsert.json")
     )
@@ -317,18 +354,21 @@ def main() -> None:
         # The Hudi writer's own peak memory first, then the others; then the upsert runs in
         # rounds over all engines, so that load from other processes falls on each alike.
         for engine in hudi:
-            engine.load(initial)
+            engine.timed_load(initial)
             engine.upsert(changes, 0)
         hudi_peak = rss_mb()
         for engine in others:
-            engine.load(initial)
+            engine.timed_load(initial)
             engine.upsert(changes, 0)
         for run in range(1, args.repeat):
             for engine in engines.values():
+                if engine.reload:
+                    engine.timed_load(initial)
                 engine.upsert(changes, run)
         for name, engine in engines.items():
             results[name] = engine.finish()
             results[name]["upsert_s"] = min(results[name]["upsert_runs_s"])
+            results[name]["bulk_insert_s"] = min(results[name]["bulk_runs_s"])
             results[name]["upsert_cpu_s"] = min(results[name]["upsert_runs_cpu_s"])
     finally:
         if args.spark:
@@ -337,15 +377,20 @@ def main() -> None:
     startup = results.pop("spark_startup_s", None)
     print(f"{args.rows:,} rows bulk insert, then {args.changes:,} changes "
           f"(70% updates of which 10% move partition, 20% inserts, 10% deletes)")  # fmt: skip
-    print(f"{'engine':10} {'bulk rows/s':>12} {'upsert rows/s':>14} {'rows after':>11} "
-          f"{'CPU s':>6}  upsert runs (s)")  # fmt: skip
+    print(f"{'engine':10} {'bulk rows/s':>12} {'B/row':>6} {'upsert rows/s':>14} "
+          f"{'rows after':>11} {'CPU s':>6}  bulk runs | upsert runs (s)")  # fmt: skip
     for name, r in results.items():
         r["bulk_rows_per_s"] = args.rows / r["bulk_insert_s"]
         r["upsert_rows_per_s"] = args.changes / r["upsert_s"]
         assert r["rows"] == expected, (name, r["rows"], expected)
-        runs = " ".join(f"{t:.2f}" for t in r["upsert_runs_s"])
-        print(f"{name:10} {r['bulk_rows_per_s']:12,.0f} {r['upsert_rows_per_s']:14,.0f} "
+        runs = " ".join(f"{t:.2f}" for t in r["bulk_runs_s"]) + " | "
+        runs += " ".join(f"{t:.2f}" for t in r["upsert_runs_s"])
+        per_row = r.get("bulk_bytes_per_row")
+        print(f"{name:10} {r['bulk_rows_per_s']:12,.0f} "
+              f"{'' if per_row is None else f'{per_row:.1f}':>6} {r['upsert_rows_per_s']:14,.0f} "
               f"{r['rows']:11,} {r['upsert_cpu_s']:6.2f}  {runs}")  # fmt: skip
+    bloom = results["hudi_cow"]["bulk_bloom_bytes_per_row"]
+    print(f"bulk-inserted Hudi base files: {bloom:.1f} of their bytes per row are bloom filters")
     delta = results["delta_rs"]["upsert_rows_per_s"]
     ratios = {
         "cow_upsert_vs_delta_merge": results["hudi_cow"]["upsert_rows_per_s"] / delta,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field, replace
 
+from lakehouse.hudi.bloom import DEFAULT_SIZING, BloomSizing
 from lakehouse.hudi.props import Properties
 
 COPY_ON_WRITE = "COPY_ON_WRITE"
@@ -340,6 +341,7 @@ class WriteOptions:
     reader_checkpoints: tuple[str, ...] = ()
     default_partition: str = HIVE_DEFAULT_PARTITION
     parquet_compression: str = "snappy"
+    bloom: BloomSizing = DEFAULT_SIZING  # each base file's record-key filter
     parallelism: int = 0  # threads writing file groups; 0 = one per CPU
 
     def __post_init__(self):
@@ -438,3 +440,29 @@ def parse_int(props: Properties, key: str, default: int, minimum: int = 0) -> in
     if number < minimum:
         raise HudiConfigError(f"{props.where(key)}: {key}={number} must be at least {minimum}")
     return number
+
+
+BLOOM_NUM_ENTRIES = "hoodie.index.bloom.num_entries"
+BLOOM_FPP = "hoodie.index.bloom.fpp"
+BLOOM_MAX_ENTRIES = "hoodie.bloom.index.filter.dynamic.max.entries"
+BLOOM_KEYS = (BLOOM_NUM_ENTRIES, BLOOM_FPP, BLOOM_MAX_ENTRIES)
+
+
+def parse_bloom_sizing(props: Properties) -> BloomSizing:
+    """The base files' filter size from Hudi's three settings (Hudi's defaults where unset)."""
+    num_entries = parse_int(props, BLOOM_NUM_ENTRIES, DEFAULT_SIZING.num_entries, minimum=1)
+    max_entries = parse_int(props, BLOOM_MAX_ENTRIES, DEFAULT_SIZING.max_entries)
+    fpp = DEFAULT_SIZING.fpp
+    text = (props.get(BLOOM_FPP) or "").strip()
+    if text:
+        try:
+            fpp = float(text)
+        except ValueError:
+            raise HudiConfigError(
+                f"{props.where(BLOOM_FPP)}: {BLOOM_FPP}={text!r} is not a number"
+            ) from None
+    try:
+        return BloomSizing(num_entries, fpp, max_entries)
+    except ValueError as e:
+        key = next((k for k in BLOOM_KEYS if str(e).startswith(k)), BLOOM_NUM_ENTRIES)
+        raise HudiConfigError(f"{props.where(key)}: {e}") from None

@@ -21,6 +21,7 @@ import fastavro
 import pyarrow as pa
 
 from lakehouse.hudi.config import (
+    BLOOM_KEYS,
     CLEANER_POLICIES,
     COMMIT_TIME_PAYLOAD,
     GLOBAL_INDEXES,
@@ -35,6 +36,7 @@ from lakehouse.hudi.config import (
     NotAHudiTableError,
     TableConfig,
     WriteOptions,
+    parse_bloom_sizing,
     parse_bool,
     parse_int,
 )
@@ -74,7 +76,7 @@ HONOURED_KEYS = frozenset({
     "hoodie.cleaner.commits.retained", "hoodie.cleaner.fileversions.retained",
     "hoodie.cleaner.hours.retained", "hoodie.cleaner.policy.failed.writes",
     "hoodie.payload.ordering.field", "hoodie.archive.automatic", "hoodie.keep.min.commits",
-    "hoodie.keep.max.commits", "hoodie.commits.archival.batch",
+    "hoodie.keep.max.commits", "hoodie.commits.archival.batch", *BLOOM_KEYS,
 })  # fmt: skip
 # Read elsewhere (Hive sync on EMR) or tuning hints with no meaning for one process.
 KNOWN_PREFIXES = ("hoodie.datasource.hive_sync.", KEYGEN_PROPERTY_PREFIX, TIMEBASED_ALT_PREFIX)
@@ -352,6 +354,7 @@ def build_job(args: DeltaStreamerArgs) -> Job:
         keep_max_commits=parse_int(props, "hoodie.keep.max.commits", 30, minimum=2),
         archival_batch=parse_int(props, "hoodie.commits.archival.batch", 10, minimum=1),
         parquet_compression="none" if codec == "uncompressed" else codec,
+        bloom=parse_bloom_sizing(props),
         # Where null/empty partition values go; Hudi 0.9 (the original) wrote "default".
         default_partition=props.get("lakehouse.hudi.partition.default") or HIVE_DEFAULT_PARTITION,
     )

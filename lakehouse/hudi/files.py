@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lakehouse.hudi.bloom import TYPE_CODE, dynamic_bloom_filter
+from lakehouse.hudi.bloom import DEFAULT_SIZING, TYPE_CODE, BloomSizing, dynamic_bloom_filter
 from lakehouse.hudi.storage import Storage
 
 # Column statistics cost most on unique strings; these meta columns need none: no query filters
@@ -79,6 +79,7 @@ def write_base_file(
     compression: str,
     use_dictionary: bool | list[str] = True,
     bloom: str | None = None,
+    sizing: BloomSizing = DEFAULT_SIZING,
 ) -> int:
     """Write a Parquet base file with Hudi's footer keys; returns its size in bytes.
 
@@ -86,7 +87,7 @@ def write_base_file(
     one after the other without concatenating them. `_hoodie_file_name` is set here, to the
     file's own name. use_dictionary may name the columns worth dictionary-encoding (as pyarrow
     takes it); the file name always is. `bloom` is the serialized key filter when the caller
-    has it already (bloom.extend_filter).
+    has it already (bloom.extend_filter); otherwise one sized by `sizing` is built.
     """
     name = rel.rpartition("/")[2]
     parts = [table] if isinstance(table, pa.Table) else [t for t in table if t.num_rows]
@@ -111,7 +112,7 @@ def write_base_file(
         b"parquet.avro.schema": avro_schema_with_meta.encode(),
         b"writer.model.name": b"avro",
         b"org.apache.hudi.bloomfilter": (
-            bloom or dynamic_bloom_filter(keys.combine_chunks())
+            bloom or dynamic_bloom_filter(keys.combine_chunks(), sizing)
         ).encode("ascii"),
         b"hoodie_bloom_filter_type_code": TYPE_CODE.encode(),
     }

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.hudi import logfile
-from lakehouse.hudi.bloom import extend_filter, hash_positions
+from lakehouse.hudi.bloom import BloomSizing, extend_filter, hash_positions
 from lakehouse.hudi.commit import Written, delta_extra, parallel_map, write_markers, write_stat
 from lakehouse.hudi.config import HudiError, HudiSchemaError, TableConfig, WriteOptions
 from lakehouse.hudi.file_group import (
@@ -137,8 +137,26 @@ def _combine(table: pa.Table, operation: str, cfg: TableConfig) -> pa.Table:
         table.column(cfg.record_key_fields[0]).type
     ):
         by = table.column(cfg.record_key_fields[0])
-    keep = last_per_key(by.combine_chunks(), order)
+    by = by.combine_chunks()
+    if pa.types.is_integer(by.type) and not by.null_count and _distinct(by.to_numpy()):
+        return table  # the usual bulk load: nothing to combine
+    keep = last_per_key(by, order)
     return table.take(pa.array(keep)) if len(keep) != table.num_rows else table
+
+
+def _distinct(values: np.ndarray) -> bool:
+    """Whether integers are all different: one counting pass when their range is small (ids),
+    a sort otherwise; either is several times faster than Arrow's hash count."""
+    if len(values) < 2:
+        return True
+    low, high = int(values.min()), int(values.max())
+    if high - low < 4 * len(values):
+        # Within the small range, subtracting the minimum is exact in the values' own type
+        # (signed ones widened first, so int8 -128 does not wrap).
+        wide = values if values.dtype.kind == "u" else values.astype(np.int64)
+        return int(np.bincount(wide - wide.min()).max()) <= 1
+    ordered = np.sort(values)
+    return not (ordered[1:] == ordered[:-1]).any()
 
 
 # -- helpers over row positions --------------------------------------------------------------
@@ -335,7 +353,7 @@ class Writer:
         plan = Plan([], [])
         self.task = 0
         code_of = {fid: code for code, fid in enumerate(fid_values)}
-        positions, position_row = self._inserted_positions(c, assigned)
+        positions, position_row = self._inserted_positions(c, assigned, self.opts.bloom)
         applied = c.updates | c.deletes | c.moves  # rows that replace or remove a stored record
         for fid in sorted(touched | set(assigned)):
             code = code_of.get(fid)
@@ -391,12 +409,14 @@ class Writer:
         return rows
 
     @staticmethod
-    def _inserted_positions(c: Changes, assigned):
+    def _inserted_positions(c: Changes, assigned, sizing: BloomSizing):
         """Bloom-filter bit positions of the keys inserted into existing files, hashed in one
         go, and the row of the batch -> index into them."""
         filling = np.concatenate([r for chunks in assigned.values() for r in chunks] or [[]])
         filling = filling.astype(np.int64)
-        positions = hash_positions(c.batch.column("__key").combine_chunks().take(pa.array(filling)))
+        positions = hash_positions(
+            c.batch.column("__key").combine_chunks().take(pa.array(filling)), sizing
+        )
         position_row = np.full(c.batch.num_rows, -1, dtype=np.int64)
         position_row[filling] = np.arange(len(filling))
         return positions, position_row
@@ -441,8 +461,17 @@ class Writer:
         """Write the planned files: independent, so in parallel (Arrow, numpy and the Parquet
         writer release the GIL)."""
         if bulk:
+            keys = batch.column("__key")
+
             # Every row goes somewhere: each file picks its rows on its own thread.
             def job(fn, row_arrays, args):
+                if fn == self.write_new_group and args[-1]:
+                    # Key order from the key column alone, so the file's rows are taken from
+                    # the batch once, already sorted (a stable sort: the same order as sorting
+                    # the taken rows).
+                    (rows,) = row_arrays
+                    rows = rows[pc.sort_indices(keys.take(rows)).to_numpy()]
+                    row_arrays, args = [rows], (*args[:-1], False)
                 fn(*(batch.take(pa.array(rows, pa.int64())) for rows in row_arrays), *args)
 
             self.map(lambda item: job(*item), plan.jobs)
@@ -485,7 +514,12 @@ class Writer:
         fid = name.split("_", 1)[0]
         table = self.meta_columns(rows, task, name)
         size = write_base_file(
-            self.storage, rel, table, self.avro_meta, self.opts.parquet_compression
+            self.storage,
+            rel,
+            table,
+            self.avro_meta,
+            self.opts.parquet_compression,
+            sizing=self.opts.bloom,
         )
         extra = delta_extra(name, []) if self.cfg.is_mor else {}
         n = rows.num_rows
@@ -519,7 +553,7 @@ class Writer:
         bloom = None
         if known.footer.bloom is not None and added is not None:
             # Updated keys are in the old filter already; only inserted ones add bits.
-            bloom = extend_filter(known.footer.bloom, added)
+            bloom = extend_filter(known.footer.bloom, added, self.opts.bloom)
         return old, removed, bloom
 
     def rewrite_base(self, upd: pa.Table, rem: pa.Table, ins: pa.Table, rel, sl, task, written,
@@ -536,7 +570,8 @@ class Writer:
         parts = [kept, _like(fresh, kept.schema)]  # carried-over rows, then this commit's
         rows = kept.num_rows + fresh.num_rows
         size = write_base_file(self.storage, rel, parts, self.avro_meta,
-                               self.opts.parquet_compression, use_dictionary, bloom)  # fmt: skip
+                               self.opts.parquet_compression, use_dictionary, bloom,
+                               self.opts.bloom)  # fmt: skip
         deleted = int(removed.sum()) - upd.num_rows
         extra = delta_extra(name, []) if self.cfg.is_mor else {}
         stat = write_stat(sl.partition, sl.file_id, rel, sl.base_instant, rows, deleted,

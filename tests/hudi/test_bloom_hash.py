@@ -6,12 +6,15 @@ Java's byte is)."""
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lakehouse.hudi.bloom import (
     NB_HASH,
     VECTOR_SIZE,
+    BloomSizing,
+    b64decode,
     dynamic_bloom_filter,
     hash_positions,
     might_contain,
@@ -93,3 +96,34 @@ def test_any_keys_match_the_reference(keys):
 def test_filter_admits_its_keys(keys):
     text = dynamic_bloom_filter(pa.array(keys))
     assert all(might_contain(text, k) for k in keys)
+
+
+SIZED = BloomSizing(num_entries=40, fpp=1e-3, max_entries=100)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=150, unique=True))
+def test_a_configured_filter_admits_its_keys(keys):
+    """Three rows then round-robin: every key is in some row, hashed with the header's sizes."""
+    text = dynamic_bloom_filter(pa.array(keys), SIZED)
+    assert all(might_contain(text, k) for k in keys)
+
+
+def test_configured_sizing_follows_hudis_formulas():
+    """bits = ceil(n * -ln(p) / ln(2)^2), hashes = ceil(ln(2) * bits / n), as Hudi's
+    BloomFilterUtils computes them; a filter of 3 keys is that size whatever the key count."""
+    assert (SIZED.vector_size, SIZED.nb_hash) == (576, 10)
+    assert (NB_HASH, VECTOR_SIZE) == (30, 2_587_966)
+    for keys in (["a"], ["a", "bb", "ccc"]):
+        raw = b64decode(dynamic_bloom_filter(pa.array(keys), SIZED))
+        assert len(raw) == 25 + 13 + 576 // 8  # header, one row header, the bits
+
+
+@pytest.mark.parametrize(
+    ("num_entries", "fpp", "max_entries", "message"),
+    [(0, 1e-9, 100, "num_entries=0"), (10, 1.0, 100, "fpp=1.0"), (10, 0.0, 100, "fpp=0.0"),
+     (10, 1e-9, -1, "max.entries=-1"), (2**30, 1e-9, 100, "more than Java's")],
+)  # fmt: skip
+def test_bad_sizing_is_refused_naming_the_setting(num_entries, fpp, max_entries, message):
+    with pytest.raises(ValueError, match=message):
+        BloomSizing(num_entries, fpp, max_entries)

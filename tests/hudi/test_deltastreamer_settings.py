@@ -7,11 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import struct
 from pathlib import Path
 
 import fastavro
+import pyarrow.parquet as pq
 import pytest
 
+from lakehouse.hudi.bloom import BloomSizing, b64decode, might_contain
 from tests.hudi import support
 from tests.hudi.test_cli import _args, _props, _run, _source
 
@@ -99,6 +102,11 @@ def test_unknown_keys_are_listed_in_one_warning(fixtures_dir, tmp_path, capsys, 
         ("hoodie.datasource.write.keygenerator.type=RANDOM",
          "hoodie.datasource.write.keygenerator.type='RANDOM'"),
         ("hoodie.cleaner.fileversions.retained=0", "hoodie.cleaner.fileversions.retained=0"),
+        ("hoodie.index.bloom.fpp=often", "hoodie.index.bloom.fpp='often' is not a number"),
+        ("hoodie.index.bloom.fpp=1.5", "hoodie.index.bloom.fpp=1.5 must be between 0 and 1"),
+        ("hoodie.index.bloom.num_entries=0", "hoodie.index.bloom.num_entries=0 must be at least 1"),
+        ("hoodie.bloom.index.filter.dynamic.max.entries=-5",
+         "hoodie.bloom.index.filter.dynamic.max.entries=-5 must be at least 0"),
     ],
 )  # fmt: skip
 def test_refused_settings_name_the_key(fixtures_dir, tmp_path, capsys, line, message):
@@ -198,3 +206,25 @@ def test_custom_keygen_from_props(fixtures_dir, tmp_path, capsys):
     text = (base / ".hoodie" / "hoodie.properties").read_text()
     assert "hoodie.table.keygenerator.class=org.apache.hudi.keygen.CustomKeyGenerator" in text
     assert "hoodie.table.partition.fields=nationality,__source_ts_ms\n" in text
+
+
+def test_bloom_sizing_from_props(fixtures_dir, tmp_path, capsys, caplog):
+    """The three sizing keys are read (no unknown-key warning) and size every base file's
+    filter: 300 keys at 100 per row, bounded at 250, make 3 rows of 480 bits."""
+    with caplog.at_level(logging.WARNING, logger="lakehouse.hudi.deltastreamer"):
+        base, *_ = _ingest(
+            fixtures_dir, tmp_path, capsys,
+            "hoodie.datasource.write.partitionpath.field=\n"
+            "hoodie.index.bloom.num_entries=100\n"
+            "hoodie.index.bloom.fpp=0.01\n"
+            "hoodie.bloom.index.filter.dynamic.max.entries=250\n",
+        )  # fmt: skip
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    (parquet,) = base.rglob("*.parquet")
+    meta = pq.read_metadata(parquet).metadata
+    raw = b64decode(meta[b"org.apache.hudi.bloomfilter"]).tobytes()
+    sizing = BloomSizing(100, 0.01, 250)
+    assert struct.unpack_from(">iibiiii", raw) == (-1, 7, 1, 959, 100, 300 - 200, 3)
+    assert (sizing.nb_hash, sizing.vector_size) == (7, 959)
+    keys = pq.read_table(parquet, columns=["_hoodie_record_key"]).column(0).to_pylist()
+    assert all(might_contain(meta[b"org.apache.hudi.bloomfilter"].decode(), k) for k in keys)

@@ -565,3 +565,30 @@ def test_an_upsert_with_a_composite_key_precombines_its_batch(tmp_path):
     t.write("UPSERT", [_row(1, 1, "a", "old"), _row(1, 2, "a", "new"), _row(2, 1, "b", "x")])
     assert _rows(support.snapshot(base)) == t.model.expected()
     assert [r[3] for r in t.model.expected()] == ["new", "x"]
+
+
+# (num_entries, fpp, max_entries, key count): one row under capacity; rows added until
+# max_entries, then keys round-robin over them; max_entries below num_entries (one row, then
+# round-robin at once); and a product num_entries * rows that stops exactly at max_entries.
+BLOOM_SIZINGS = [(500, 1e-4, 2000, 120), (100, 0.01, 350, 1000), (50, 1e-6, 20, 90),
+                 (64, 0.05, 192, 400)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("num_entries", "fpp", "max_entries", "count"), BLOOM_SIZINGS)
+def test_a_configured_bloom_filter_is_byte_identical_to_hudis(
+    spark, num_entries, fpp, max_entries, count
+):
+    """BloomFilterFactory.createBloomFilter(num_entries, fpp, max_entries, DYNAMIC_V0) in Hudi's
+    bundle, fed the same keys in the same order, serializes to exactly our text."""
+    from lakehouse.hudi.bloom import BloomSizing, dynamic_bloom_filter, might_contain
+
+    # Keys of every UTF-8 length mod 4, some non-ASCII.
+    keys = [f"k{i}" + "é" * (i % 3) + "x" * (i % 4) for i in range(count)]
+    java = spark._jvm.org.apache.hudi.common.bloom.BloomFilterFactory.createBloomFilter(
+        num_entries, fpp, max_entries, "DYNAMIC_V0"
+    )
+    for key in keys:
+        java.add(key)
+    ours = dynamic_bloom_filter(pa.array(keys), BloomSizing(num_entries, fpp, max_entries))
+    assert ours == java.serializeToString()
+    assert all(might_contain(ours, k) for k in keys)

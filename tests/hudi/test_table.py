@@ -10,9 +10,12 @@ import zlib
 from pathlib import Path
 
 import fastavro
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from lakehouse.hudi import (
     HudiConfig,
@@ -26,6 +29,7 @@ from lakehouse.hudi import (
 from lakehouse.hudi.bloom import might_contain
 from lakehouse.hudi.logfile import AVRO_DATA_BLOCK, DELETE_BLOCK, read_blocks
 from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.write import _distinct
 from tests.hudi import crash, support
 
 SCHEMA = pa.schema([("id", pa.int64()), ("ts", pa.int64()), ("city", pa.string()),
@@ -332,3 +336,49 @@ def test_merge_on_read_snapshot_of_some_columns(tmp_path):
         {"id": 1, "v": "x"},
         {"id": 2, "v": "z"},
     ]
+
+
+@pytest.mark.parametrize("per_file", [1000, 7])
+def test_bulk_insert_writes_each_partitions_rows_in_key_order(tmp_path, per_file):
+    """Hudi's bulk insert sort: every base file holds its partition's rows sorted by record key,
+    with sequence numbers in file order; a partition larger than a file is sorted before it is
+    split, so its files hold consecutive key ranges."""
+    ids = [(i * 7919) % 40 for i in range(40)]  # shuffled, keys "0".."39" sort as strings
+    cities = ["a", "b", "c"]
+    table = make(tmp_path / "t", max_file_size=per_file * 1024, record_size_estimate=1024)
+    table.bulk_insert(rows(*[(i, 1, cities[i % 3], f"v{i}") for i in ids]))
+    ranges: dict[str, list[list[str]]] = {}
+    for path in sorted((tmp_path / "t").rglob("*.parquet")):
+        got = pq.read_table(path, columns=["_hoodie_record_key", "_hoodie_commit_seqno", "city"])
+        keys = got.column("_hoodie_record_key").to_pylist()
+        assert keys == sorted(keys) and len(keys) <= per_file
+        seq = [int(s.rsplit("_", 1)[1]) for s in got.column("_hoodie_commit_seqno").to_pylist()]
+        assert seq == list(range(len(keys)))
+        (city,) = set(got.column("city").to_pylist())
+        assert path.parent.name.rpartition("=")[2] == city
+        ranges.setdefault(city, []).append(keys)
+    assert sorted(ranges) == cities
+    for city, files in ranges.items():
+        files.sort()
+        want = sorted(str(i) for i in ids if cities[i % 3] == city)
+        assert [k for keys in files for k in keys] == want, city
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["int8", "int16", "int32", "int64", "uint8", "uint64"]).flatmap(
+        lambda t: st.tuples(
+            st.just(t),
+            st.lists(st.integers(np.iinfo(t).min, np.iinfo(t).max), max_size=300)
+            | st.lists(st.integers(np.iinfo(t).min, np.iinfo(t).min + 40), max_size=30),
+        )
+    )
+)
+@example(("int8", list(range(-128, 128))))  # a small type's whole range, all distinct
+@example(("int8", [-128, 127] * 40))
+def test_integer_keys_are_found_distinct_exactly_when_they_are(typed):
+    """The bulk load's shortcut past combining: right for any integer type, range and
+    duplicates (the counting pass near a type's minimum and over a small type's whole range,
+    the sort for wide ranges)."""
+    dtype, values = typed
+    assert _distinct(np.array(values, dtype=dtype)) == (len(set(values)) == len(values))
