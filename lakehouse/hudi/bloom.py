@@ -151,10 +151,10 @@ def _hash_groups(keys: pa.Array, nb_hash: int, vector_size: int):
 
 def hash_positions(keys: pa.Array, sizing: BloomSizing = DEFAULT_SIZING) -> np.ndarray:
     """Bit positions (n x nb_hash, uint32) of each key, in key order."""
-    return _positions(keys, sizing.nb_hash, sizing.vector_size)
+    return key_positions(keys, sizing.nb_hash, sizing.vector_size)
 
 
-def _positions(keys: pa.Array, nb_hash: int, vector_size: int) -> np.ndarray:
+def key_positions(keys: pa.Array, nb_hash: int, vector_size: int) -> np.ndarray:
     n = len(keys)
     out = np.empty((n, nb_hash), dtype=np.uint32)
     for rows, positions in _hash_groups(keys, nb_hash, vector_size):
@@ -336,7 +336,7 @@ def might_contain(serialized: str, key: str) -> bool:
     """Membership test against a serialized DYNAMIC_V0 filter (used by tests and diagnostics)."""
     raw = b64decode(serialized).tobytes()
     _, nb_hash, _, vector_size, _, _, rows = struct.unpack_from(">iibiiii", raw, 0)
-    pos = _positions(pa.array([key]), nb_hash, vector_size)[0]
+    pos = key_positions(pa.array([key]), nb_hash, vector_size)[0]
     row_len = _ROW_HEAD_SIZE + (vector_size + 7) // 8
     for r in range(rows):
         start = _HEAD + r * row_len + _ROW_HEAD_SIZE

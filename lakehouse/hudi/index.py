@@ -25,9 +25,8 @@ from lakehouse.hudi.bloom import (
     MURMUR,
     NB_HASH,
     TYPE_CODE,
-    VECTOR_SIZE,
     b64decode,
-    hash_positions,
+    key_positions,
 )
 from lakehouse.hudi.file_group import FileSlice
 from lakehouse.hudi.storage import Storage
@@ -86,17 +85,21 @@ def footer_of(meta: pq.FileMetaData) -> Footer:
     )
 
 
-def bloom_contains(serialized: bytes, positions: np.ndarray) -> np.ndarray | None:
-    """For keys given by their bit positions (m x NB_HASH), whether a DYNAMIC_V0 filter may hold
-    each; None if the filter was built with other parameters than these positions assume."""
+def bloom_contains(serialized: bytes, positions_for) -> np.ndarray | None:
+    """Whether a DYNAMIC_V0 filter may hold each key; the keys are given by
+    positions_for(nb_hash, vector_size), their bit positions under the filter's own sizing (a
+    table may set hoodie.index.bloom.* to other than the defaults). None if it cannot tell."""
     try:
         raw = b64decode(serialized).tobytes()
     except ValueError:
         return None
     head = struct.calcsize(">iibiiii")
-    _, nb_hash, hash_type, vector_size, _, _, rows = struct.unpack_from(">iibiiii", raw, 0)
-    if (nb_hash, hash_type, vector_size) != (NB_HASH, MURMUR, VECTOR_SIZE):
+    if len(raw) < head:
         return None
+    _, nb_hash, hash_type, vector_size, _, _, rows = struct.unpack_from(">iibiiii", raw, 0)
+    if hash_type != MURMUR or nb_hash <= 0 or vector_size <= 0:
+        return None
+    positions = positions_for(nb_hash, vector_size)
     row_head = struct.calcsize(">iibi")
     row_len = row_head + (vector_size + 7) // 8
     if len(raw) < head + rows * row_len:
@@ -179,11 +182,13 @@ class _Lookup:
                 )
             return self.shared["order"], self.shared["sorted"]
 
-    def positions(self) -> np.ndarray:
+    def positions(self, nb_hash: int, vector_size: int) -> np.ndarray:
+        """The incoming keys' bit positions under one filter sizing (files share it)."""
         with self.lock:
-            if "positions" not in self.shared:
-                self.shared["positions"] = hash_positions(self.keys)
-            return self.shared["positions"]
+            name = f"positions/{nb_hash}/{vector_size}"
+            if name not in self.shared:
+                self.shared[name] = key_positions(self.keys, nb_hash, vector_size)
+            return self.shared[name]
 
     def _candidates(self, footer: Footer) -> np.ndarray | None | bool:
         """The incoming rows within the file's key range: None for all of them, False when the
@@ -212,7 +217,11 @@ class _Lookup:
         # A bloom probe costs NB_HASH bit tests per candidate; reading the file's keys costs
         # about one decode per row.
         if footer.bloom is not None and count * NB_HASH < footer.num_rows:
-            chosen = self.positions() if candidates is None else self.positions()[candidates]
+
+            def chosen(nb_hash: int, vector_size: int) -> np.ndarray:
+                positions = self.positions(nb_hash, vector_size)
+                return positions if candidates is None else positions[candidates]
+
             hit = bloom_contains(footer.bloom, chosen)
             if hit is not None and not hit.any():
                 return False

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions
 from lakehouse.hudi.bloom import (
+    DEFAULT_SIZING,
     NUM_ENTRIES,
+    BloomSizing,
     b64decode,
     b64encode,
     dynamic_bloom_filter,
@@ -63,8 +65,11 @@ def _lookup(table: HudiTable, keys: list[str]):
     return slices, located, read
 
 
-def test_lookup_reads_only_file_groups_that_can_hold_the_keys(tmp_path):
-    table = _table(tmp_path / "t")
+# Hudi's default filter, and one a table configured smaller (hoodie.index.bloom.*): the lookup
+# hashes the keys the way each file's own filter says.
+@pytest.mark.parametrize("sizing", [DEFAULT_SIZING, BloomSizing(num_entries=2000, fpp=1e-6)])
+def test_lookup_reads_only_file_groups_that_can_hold_the_keys(tmp_path, sizing):
+    table = _table(tmp_path / "t", bloom=sizing)
     # five partitions, one file group each, keys k0000..k4999 (k1xxx in ber, ...)
     table.bulk_insert(_rows([f"k{i:04d}" for i in range(5000)]))
     slices, located, read = _lookup(table, ["k1234", "k3001", "zzz", "k0500x"])
