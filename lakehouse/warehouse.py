@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -30,9 +29,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from lakehouse import sql
 from lakehouse.duckdb_extensions import load_extension
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,126}")
 DUCKDB = "duckdb"
 REDSHIFT = "redshift"
 ALIAS = "warehouse"  # the attached DuckLake's catalog name in every local connection
@@ -49,13 +48,12 @@ class WarehouseLockedError(RuntimeError):
 
 
 def quote_ident(name: str) -> str:
-    if not IDENTIFIER.fullmatch(name):
-        raise WarehouseError(f"{name!r} is not a valid SQL identifier")
-    return f'"{name}"'
+    # Redshift's rules in both environments: the same SQL runs on DuckDB locally.
+    return sql.quote_identifier(name, sql.REDSHIFT, error=WarehouseError)
 
 
 def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    return sql.quote_literal(value, sql.DUCKDB, error=WarehouseError)
 
 
 def row_count_sql(relations: Sequence[tuple[str, str]]) -> str:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 
 from lakehouse.catalog.spec import CatalogError, Column, Format, TableSpec
+from lakehouse.sql import DUCKDB, quote_identifier
 
 _DUCKDB_TYPES = {
     "tinyint": "TINYINT", "smallint": "SMALLINT", "int": "INTEGER", "integer": "INTEGER",
@@ -30,8 +31,13 @@ def duckdb_type(hive_type: str) -> str:
     raise CatalogError(f"no DuckDB type for Hive type {hive_type!r}")
 
 
+def duckdb_name(name: str) -> str:
+    """A catalog (Hive/Glue) name quoted for DuckDB, so keywords are safe as names."""
+    return quote_identifier(name, DUCKDB, error=CatalogError)
+
+
 def relation(spec: TableSpec) -> str:
-    return f'"{spec.database}"."{spec.name}"'
+    return f"{duckdb_name(spec.database)}.{duckdb_name(spec.name)}"
 
 
 def path_literal(path: str, glob: str = "") -> str:
@@ -85,17 +91,17 @@ def read_sql(spec: TableSpec, paths: str | None = None) -> str:
 
 
 def _select_list(spec: TableSpec) -> str:
-    names = [f'"{c.name}"' for c in spec.columns]
+    names = [duckdb_name(c.name) for c in spec.columns]
     if spec.partition_keys and spec.partition_style == "values":
         # .../<v1>/<v2>/.../<file>: the n-th directory from the end is the n-th value.
         depth = len(spec.partition_keys)
         pattern = "/([^/]+)" * depth + "/[^/]+$"
         names += [
-            f"regexp_extract(filename, '{pattern}', {i + 1}) as \"{k.name}\""
+            f"regexp_extract(filename, '{pattern}', {i + 1}) as {duckdb_name(k.name)}"
             for i, k in enumerate(spec.partition_keys)
         ]
     else:
-        names += [f'"{c.name}"' for c in spec.partition_keys]
+        names += [duckdb_name(c.name) for c in spec.partition_keys]
     return ", ".join(names)
 
 
@@ -111,8 +117,9 @@ def _typed(columns: Sequence[Column], present: set[str] | None = None) -> str:
     """Columns cast to their catalog types; a column no file has yet reads as NULL."""
     out = []
     for c in columns:
-        value = "null" if present is not None and c.name not in present else f'"{c.name}"'
-        out.append(f'cast({value} as {duckdb_type(c.type)}) as "{c.name}"')
+        name = duckdb_name(c.name)
+        value = "null" if present is not None and c.name not in present else name
+        out.append(f"cast({value} as {duckdb_type(c.type)}) as {name}")
     return ", ".join(out)
 
 

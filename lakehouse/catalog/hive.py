@@ -1,12 +1,15 @@
 """Hive DDL text of a table spec, as `SHOW CREATE TABLE` would print it."""
 
-from lakehouse.catalog.spec import TableSpec
+from lakehouse.catalog.spec import CatalogError, TableSpec
+from lakehouse.sql import HIVE, quote_identifier, quote_literal
 
 
 def _quote(value: str) -> str:
-    # Values come from validated specs; a quote here would be a bug, not data.
-    assert "'" not in value, value
-    return f"'{value}'"
+    return quote_literal(value, HIVE, error=CatalogError)
+
+
+def _name(name: str) -> str:
+    return quote_identifier(name, HIVE, error=CatalogError)
 
 
 def _properties(pairs) -> str:
@@ -14,12 +17,12 @@ def _properties(pairs) -> str:
 
 
 def hive_ddl(spec: TableSpec) -> str:
-    columns = ",\n".join(f"  `{c.name}` {c.type}" for c in spec.columns)
-    lines = [f"CREATE EXTERNAL TABLE `{spec.database}`.`{spec.name}` (", columns, ")"]
+    columns = ",\n".join(f"  {_name(c.name)} {c.type}" for c in spec.columns)
+    lines = [f"CREATE EXTERNAL TABLE {_name(spec.database)}.{_name(spec.name)} (", columns, ")"]
     if spec.description:
         lines.append(f"COMMENT {_quote(spec.description)}")
     if spec.partition_keys:
-        keys = ", ".join(f"`{c.name}` {c.type}" for c in spec.partition_keys)
+        keys = ", ".join(f"{_name(c.name)} {c.type}" for c in spec.partition_keys)
         lines.append(f"PARTITIONED BY ({keys})")
     storage = spec.storage
     lines.append(f"ROW FORMAT SERDE {_quote(storage.serde)}")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from lakehouse.catalog.base import Catalog, Partition, SyncReport, plan_partitions
 from lakehouse.catalog.duckdb_views import (
+    duckdb_name,
     duckdb_view_sql,
     hudi_files_view_sql,
     materialized_table_sql,
@@ -34,11 +35,6 @@ _SETUP = [
         database varchar not null, name varchar not null, partition_values varchar[] not null,
         location varchar not null)""",
 ]
-
-
-def _quote(name: str) -> str:
-    # Names reaching here are validated identifiers (TableSpec); quoting keeps keywords safe.
-    return f'"{name}"'
 
 
 class LocalCatalog(Catalog):
@@ -126,7 +122,7 @@ class LocalCatalog(Catalog):
     @staticmethod
     def _replace(con, spec: TableSpec, sql: str, kind: str) -> None:
         """Creates the schema and replaces the relation, whichever kind it was before."""
-        con.execute(f"create schema if not exists {_quote(spec.database)}")
+        con.execute(f"create schema if not exists {duckdb_name(spec.database)}")
         other = con.execute(
             "select table_type from information_schema.tables where table_schema = ? "
             "and table_name = ? and table_catalog = current_database()",
@@ -134,7 +130,7 @@ class LocalCatalog(Catalog):
         ).fetchone()
         if other and (other[0] == "VIEW") != (kind == "view"):
             dropped = "view" if other[0] == "VIEW" else "table"
-            con.execute(f"drop {dropped} {_quote(spec.database)}.{_quote(spec.name)}")
+            con.execute(f"drop {dropped} {duckdb_name(spec.database)}.{duckdb_name(spec.name)}")
         con.execute(sql)
 
     def sync_table(self, spec: TableSpec) -> str:

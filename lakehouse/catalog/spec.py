@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from lakehouse import sql
+
 
 class CatalogError(ValueError):
     pass
@@ -74,7 +76,6 @@ STORAGE = {
 
 HUDI_FORMATS = (Format.HUDI_COW, Format.HUDI_MOR_RT)
 
-IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,127}")
 _PRIMITIVE = re.compile(
     r"(tinyint|smallint|int|integer|bigint|float|double|boolean|string|date|timestamp|binary"
     r"|varchar\(\d{1,5}\)|char\(\d{1,3}\)|decimal\(\d{1,2},\s*\d{1,2}\))"
@@ -84,16 +85,8 @@ _PRIMITIVE = re.compile(
 _BAD_PARTITION_CHARS = re.compile(r"[/\\'\"`\x00-\x1f\x7f=#%*:?^{}\[\]]")
 
 
-_BAD_LITERAL = re.compile(r"['\\\x00-\x1f]")
-
-
 def check_identifier(name: str, what: str) -> str:
-    if not IDENTIFIER.fullmatch(name):
-        raise CatalogError(
-            f"{what} {name!r} is not a valid identifier (lower-case letters, digits and _, "
-            "not starting with a digit)"
-        )
-    return name
+    return sql.check_identifier(name, sql.HIVE, what, error=CatalogError)
 
 
 def check_hive_type(type_: str, column: str) -> str:
@@ -150,21 +143,16 @@ class TableSpec:
                 f"table {self.qualified_name}: partition_style {self.partition_style!r} is not "
                 "'hive' or 'values'"
             )
-        if _BAD_LITERAL.search(self.description):
-            raise CatalogError(
-                f"table {self.qualified_name}: the description has a quote, backslash or "
-                "control character"
-            )
+        what = f"table {self.qualified_name}: the description"
+        sql.check_literal(self.description, sql.HIVE, what, error=CatalogError)
         for what, pairs in (
             ("property", self.properties),
             ("serde property", self.serde_properties),
         ):
             for key, value in pairs:
-                if _BAD_LITERAL.search(key) or _BAD_LITERAL.search(value):
-                    raise CatalogError(
-                        f"table {self.qualified_name}: {what} {key!r} has a quote, backslash or "
-                        "control character"
-                    )
+                for text in (key, value):
+                    where = f"table {self.qualified_name}: {what} {key!r}"
+                    sql.check_literal(text, sql.HIVE, where, error=CatalogError)
         if re.search(r"['\"`\\\x00-\x1f]", self.location):
             raise CatalogError(
                 f"table {self.qualified_name}: location {self.location!r} has quote, backslash "

@@ -7,11 +7,12 @@ Debezium: `<server>.<schema>.<table>`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 
 from psycopg import sql
+
+from lakehouse import sql as sql_text
 
 
 class CdcError(Exception):
@@ -35,15 +36,9 @@ PG_TO_AVRO: dict[str, str | dict] = {
 # carries only the key (Debezium fills required fields with the type's zero value).
 ZERO = {"int": 0, "long": 0, "string": "", "boolean": False, "float": 0.0, "double": 0.0}
 
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
-
 
 def check_identifier(name: str, what: str) -> str:
-    if not IDENTIFIER.match(name):
-        raise CdcError(
-            f"{what} {name!r} is not a plain lower-case SQL identifier ([a-z_][a-z0-9_$]*)"
-        )
-    return name
+    return sql_text.check_identifier(name, sql_text.POSTGRES, what, error=CdcError)
 
 
 @dataclass(frozen=True)

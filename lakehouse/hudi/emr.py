@@ -22,6 +22,9 @@ from lakehouse.hudi.deltastreamer import (
     build_job,
 )
 
+# Not lakehouse.sql: lakehouse.hudi is a plain library that imports nothing from the rest of
+# lakehouse. The rule is the common one (letter or _, then letters, digits, _) with no length
+# limit, since these names only go into Spark SQL inside the transformer.
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 PROPS_DIR = Path(__file__).resolve().parents[2] / "infra" / "hudi"
