@@ -11,13 +11,11 @@ from pathlib import Path
 
 import duckdb
 
+from lakehouse.sql import DUCKDB, quote_literal
+
 
 class ExtensionError(RuntimeError):
     pass
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def packaged_extension(package: str, file_stem: str) -> Path:
@@ -47,4 +45,4 @@ def load_extension(
             shutil.copyfile(path, partial)
             os.replace(partial, copy)
         path = copy
-    con.execute(f"load {_sql_string(str(path))}")
+    con.execute(f"load {quote_literal(str(path), DUCKDB, 'extension path')}")

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from lakehouse.catalog.spec import check_identifier
 from lakehouse.duckdb_extensions import ExtensionError, load_extension
+from lakehouse.sql import DUCKDB, quote_literal
 from lakehouse.warehouse import DuckLakeWarehouse
 
 LAKE_CATALOG = "hive"
@@ -57,10 +58,6 @@ def to_dialect(sql: str, dialect: str) -> str:
         if table.catalog == HUDI_CATALOG:
             table.set("catalog", sqlglot.exp.to_identifier(LAKE_CATALOG))
     return tree.sql(dialect=dialect)
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _secret(value: str | None) -> str | None:
@@ -105,7 +102,8 @@ class DuckDBEngine(QueryEngine):
             load_postgres_extension(con)
             try:
                 con.execute(
-                    f"attach {_sql_string(dsn)} as {SOURCE_CATALOG} (type postgres, read_only)"
+                    f"attach {quote_literal(dsn, DUCKDB, 'dsn')} as {SOURCE_CATALOG} "
+                    "(type postgres, read_only)"
                 )
             except duckdb.Error as e:
                 raise QueryEngineError(
