@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
 
 from lakehouse.cdc.records import FORMATS
 from lakehouse.cdc.tables import CdcError, parse_table_list
+from lakehouse.settings import moma_source_dsn
 
 log = logging.getLogger("lakehouse.cdc")
 
@@ -36,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dsn",
-        default=os.environ.get("MOMA_SOURCE_DSN"),
+        default=moma_source_dsn(),
         help="libpq connection string (default: $MOMA_SOURCE_DSN)",
     )
     p.add_argument("--slot", default="lakehouse_cdc", help="logical replication slot name")

@@ -9,6 +9,8 @@ timeline classes must then parse every instant and metadata file the writer left
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
 import pytest
 
@@ -117,7 +119,7 @@ def spark(s3):
     """The module's one JVM: Hudi's bundle, spark-avro and s3a (hadoop-aws) onto moto."""
     from lakehouse.hudi import spark as hudi_spark
 
-    session = hudi_spark.session(s3a_endpoint=s3)
+    session = hudi_spark.session(s3a_endpoint=s3, region=os.environ.get("AWS_REGION"))
     yield session
     session.stop()
 
