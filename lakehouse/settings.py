@@ -21,6 +21,71 @@ AWS_REQUIRED = (
 )
 
 
+def setting(name: str, default: str | None = None) -> str | None:
+    """An environment variable, or `default` when it is unset or empty: the one reader of
+    the process environment (resources take `dg.EnvVar` fields instead, resolved per run)."""
+    return os.environ.get(name) or default
+
+
+def is_set(name: str) -> bool:
+    """Whether an optional variable is set, to decide if a resource gets an `EnvVar` field."""
+    return bool(os.environ.get(name))
+
+
+def optional_env(name: str, default: object = None) -> object:
+    """`dg.EnvVar(name)` when the variable is set (its value resolved at run launch), else
+    `default`: Dagster fails a run on an EnvVar field whose variable is unset."""
+    import dagster as dg
+
+    return dg.EnvVar(name) if is_set(name) else default
+
+
+S3_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+
+
+def s3_endpoint_variable() -> str | None:
+    """The variable naming the S3 endpoint, in the AWS SDK's own precedence: the
+    service-specific AWS_ENDPOINT_URL_S3, then the global AWS_ENDPOINT_URL; None when neither
+    is set (AWS itself)."""
+    return next((name for name in S3_ENDPOINT_VARIABLES if is_set(name)), None)
+
+
+def s3_endpoint_url() -> str | None:
+    name = s3_endpoint_variable()
+    return setting(name) if name else None
+
+
+def s3_endpoint_env() -> object:
+    """The S3 endpoint as an `EnvVar` resource field (the variable the SDK would use), or None."""
+    import dagster as dg
+
+    name = s3_endpoint_variable()
+    return dg.EnvVar(name) if name else None
+
+
+def s3_options() -> dict[str, str]:
+    """Storage options for the Hudi library (which reads no environment): endpoint and region."""
+    options = {"aws_endpoint_url": s3_endpoint_url(), "aws_region": aws_region()}
+    return {key: value for key, value in options.items() if value}
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment plus `overrides`, for a subprocess (spark-submit, dbt)."""
+    return {**os.environ, **overrides}
+
+
+def aws_region() -> str | None:
+    return setting("AWS_REGION")
+
+
+def dagster_home() -> str | None:
+    return setting("DAGSTER_HOME")
+
+
+def moma_source_dsn() -> str | None:
+    return setting("MOMA_SOURCE_DSN")
+
+
 class LakehouseConfigError(Exception):
     """Raised at load time so a misconfigured deployment fails before any asset runs."""
 

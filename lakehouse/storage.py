@@ -17,6 +17,8 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
+from lakehouse.settings import s3_endpoint_url
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -205,7 +207,7 @@ def store_for_uri(uri: str, endpoint_url: str | None = None) -> ObjectStore:
         return S3ObjectStore(
             bucket=bucket,
             prefix=prefix,
-            s3=S3Resource(endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL")),
+            s3=S3Resource(endpoint_url=endpoint_url or s3_endpoint_url()),
         )
     if "://" in uri:
         raise StorageError(f"target {uri!r}: only local directories and s3:// URIs are supported")

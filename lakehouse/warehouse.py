@@ -73,6 +73,7 @@ class Session:
     dialect: str
     cursor: object
     statements: list[str] = field(default_factory=list)
+    copy_role_arn: str | None = None  # the IAM role Redshift's COPY assumes to read the lake
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> None:
         self.statements.append(sql)
@@ -316,6 +317,7 @@ class RedshiftWarehouse(Warehouse):
     database: str = "demo"
     user: str
     password: str
+    copy_role_arn: str | None = None
 
     @property
     def dialect(self) -> str:
@@ -337,7 +339,7 @@ class RedshiftWarehouse(Warehouse):
     def read(self) -> Iterator[Session]:
         con = self._connect()
         try:
-            yield Session(REDSHIFT, con.cursor())
+            yield Session(REDSHIFT, con.cursor(), copy_role_arn=self.copy_role_arn)
         finally:
             con.close()
 
@@ -347,7 +349,8 @@ class RedshiftWarehouse(Warehouse):
         con = self._connect()
         con.autocommit = False
         try:
-            with _committed(con, Session(REDSHIFT, con.cursor())) as session:
+            session = Session(REDSHIFT, con.cursor(), copy_role_arn=self.copy_role_arn)
+            with _committed(con, session) as session:
                 yield session
         finally:
             con.close()

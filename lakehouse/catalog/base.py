@@ -11,6 +11,7 @@ import dagster as dg
 
 from lakehouse.catalog.hudi import HudiCatalogTable, HudiState
 from lakehouse.catalog.spec import TableSpec
+from lakehouse.storage import ObjectStore
 
 Partition = tuple[str, ...]
 
@@ -65,12 +66,19 @@ def plan_partitions(
 
 
 class Catalog(dg.ConfigurableResource):
-    """A metastore for lake tables. `lake_root`, when set, is where every table must live."""
+    """A metastore for lake tables. The root of `lake` (or `lake_root`), when set, is where
+    every table must live."""
 
     lake_root: str | None = None
+    # The lake resource itself where its bucket is an EnvVar: the root is known at run launch.
+    lake: ObjectStore | None = None
+
+    @property
+    def root(self) -> str | None:
+        return self.lake.root_uri if self.lake is not None else self.lake_root
 
     def check(self, spec: TableSpec) -> TableSpec:
-        return spec.check_location(self.lake_root) if self.lake_root else spec
+        return spec.check_location(self.root) if self.root else spec
 
     def sync_table(self, spec: TableSpec) -> str:
         """Creates or updates a plain table (Parquet, text, JSON); says which."""

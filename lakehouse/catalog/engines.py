@@ -10,7 +10,6 @@ SQL names the hudi catalog for them.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 
@@ -22,6 +21,7 @@ from pydantic import Field
 
 from lakehouse.catalog.spec import check_identifier
 from lakehouse.duckdb_extensions import ExtensionError, load_extension
+from lakehouse.settings import optional_env, setting
 from lakehouse.sql import DUCKDB, quote_literal
 from lakehouse.warehouse import DuckLakeWarehouse
 
@@ -230,17 +230,17 @@ def trino_from_env() -> TrinoEngine:
     """TRINO_HOST, TRINO_PORT (443), TRINO_USER (lakehouse), TRINO_CATALOG (hive),
     TRINO_SCHEMA (default), TRINO_HTTP_SCHEME (https), TRINO_PASSWORD, TRINO_CA_BUNDLE; all
     optional until a query runs."""
-    env = os.environ.get
+    env = setting
     port = env("TRINO_PORT") or "443"
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise QueryEngineError(f"TRINO_PORT={port!r} is not a port number")
     return TrinoEngine(
-        host=env("TRINO_HOST", ""),
+        host=env("TRINO_HOST", "") or "",
         port=int(port),
         user=env("TRINO_USER") or "lakehouse",
         catalog=env("TRINO_CATALOG") or LAKE_CATALOG,
         schema_name=env("TRINO_SCHEMA") or "default",
         http_scheme=env("TRINO_HTTP_SCHEME") or "https",
-        password=dg.EnvVar("TRINO_PASSWORD") if env("TRINO_PASSWORD") else None,
+        password=optional_env("TRINO_PASSWORD"),
         ca_bundle=env("TRINO_CA_BUNDLE") or None,
     )

@@ -7,7 +7,6 @@
   `TrinoEngine` (TRINO_* variables, checked when a query runs).
 """
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +14,7 @@ import dagster as dg
 from lakehouse.catalog.engines import DuckDBEngine, TrinoEngine, trino_from_env
 from lakehouse.catalog.glue import GlueCatalog
 from lakehouse.catalog.local import LocalCatalog
+from lakehouse.settings import optional_env
 from lakehouse.storage import ObjectStore, S3ObjectStore
 from lakehouse.warehouse import local_warehouse
 
@@ -24,17 +24,15 @@ def local_catalog(home: Path, lake: ObjectStore) -> LocalCatalog:
 
 
 def local_query_engine(home: Path) -> DuckDBEngine:
-    dsn = dg.EnvVar("MOMA_SOURCE_DSN") if os.environ.get("MOMA_SOURCE_DSN") else None
+    dsn = optional_env("MOMA_SOURCE_DSN")
     return DuckDBEngine(warehouse=local_warehouse(home), postgres_dsn=dsn)
 
 
 def aws_catalog(lake: S3ObjectStore) -> GlueCatalog:
-    # The bucket is an EnvVar until a run resolves it; the catalog needs the root now.
-    bucket = lake.bucket.get_value() if isinstance(lake.bucket, dg.EnvVar) else lake.bucket
     return GlueCatalog(
         region_name=dg.EnvVar("AWS_REGION"),
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL_GLUE") or None,
-        lake_root=S3ObjectStore(bucket=bucket, prefix=lake.prefix, s3=lake.s3).root_uri,
+        endpoint_url=optional_env("AWS_ENDPOINT_URL_GLUE"),
+        lake=lake,
     )
 
 

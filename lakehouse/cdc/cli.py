@@ -10,20 +10,20 @@ Without --once it streams until SIGTERM/SIGINT, then writes what it holds and ex
 --simulate N writes N batches of the built-in change simulator instead (no database).
 The DSN may come from MOMA_SOURCE_DSN (keeps a password out of the process list), and libpq's
 PGPASSWORD / ~/.pgpass work as usual. An S3 target uses boto3's credential chain and
-AWS_ENDPOINT_URL for S3-compatible servers.
+AWS_ENDPOINT_URL_S3 (else AWS_ENDPOINT_URL) for S3-compatible servers.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
 
 from lakehouse.cdc.records import FORMATS
 from lakehouse.cdc.tables import CdcError, parse_table_list
+from lakehouse.settings import moma_source_dsn
 
 log = logging.getLogger("lakehouse.cdc")
 
@@ -36,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dsn",
-        default=os.environ.get("MOMA_SOURCE_DSN"),
+        default=moma_source_dsn(),
         help="libpq connection string (default: $MOMA_SOURCE_DSN)",
     )
     p.add_argument("--slot", default="lakehouse_cdc", help="logical replication slot name")

@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from lakehouse.cdc.capture import CaptureSettings, capture
@@ -17,7 +15,7 @@ from lakehouse.cdc.records import decode_container
 from lakehouse.cdc.simulator import SimulatorSettings, simulate
 from lakehouse.cdc.sink import CaptureReport, WrittenObject, parse_object_key, topic_prefix
 from lakehouse.cdc.tables import MOMA_SERVER, MOMA_TABLES, parse_table_list
-from lakehouse.settings import lakehouse_env
+from lakehouse.settings import is_set, lakehouse_env, optional_env
 from lakehouse.storage import ObjectStore
 
 
@@ -133,13 +131,14 @@ def moma_source_from_env() -> MomaSource:
     """aws: Debezium. local: the real capture if MOMA_SOURCE_DSN is set, else the simulator."""
     if lakehouse_env() == "aws":
         return DebeziumMomaSource()
-    if os.environ.get("MOMA_SOURCE_DSN"):
+    if is_set("MOMA_SOURCE_DSN"):
         return PostgresMomaSource(
             dsn=dg.EnvVar("MOMA_SOURCE_DSN"),
-            slot=os.environ.get("MOMA_SOURCE_SLOT") or "lakehouse_cdc",
-            plugin=os.environ.get("MOMA_SOURCE_PLUGIN") or "pgoutput",
-            publication=os.environ.get("MOMA_SOURCE_PUBLICATION") or "dbz_publication",
-            publication_autocreate_mode=os.environ.get("MOMA_SOURCE_PUBLICATION_AUTOCREATE_MODE")
-            or "all_tables",
+            slot=optional_env("MOMA_SOURCE_SLOT", "lakehouse_cdc"),
+            plugin=optional_env("MOMA_SOURCE_PLUGIN", "pgoutput"),
+            publication=optional_env("MOMA_SOURCE_PUBLICATION", "dbz_publication"),
+            publication_autocreate_mode=optional_env(
+                "MOMA_SOURCE_PUBLICATION_AUTOCREATE_MODE", "all_tables"
+            ),
         )
     return SimulatedMomaSource()

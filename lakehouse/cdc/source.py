@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -26,6 +25,7 @@ from psycopg import sql
 from lakehouse.cdc.capture import connect
 from lakehouse.cdc.generator import ChangeScript, Op, generate_rows
 from lakehouse.cdc.tables import MOMA_DATABASE, MOMA_TABLES, CdcError, Table
+from lakehouse.settings import moma_source_dsn
 
 
 def create_database(admin_dsn: str, name: str = MOMA_DATABASE) -> None:
@@ -173,7 +173,7 @@ def apply_changes(conn: psycopg.Connection, batches: int, batch_size: int, seed:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lakehouse.cdc.source", description=__doc__)
-    p.add_argument("--dsn", default=os.environ.get("MOMA_SOURCE_DSN"))
+    p.add_argument("--dsn", default=moma_source_dsn())
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create the moma tables (the database must exist)")
     load = sub.add_parser("load", help="bulk-load extract files or generated rows")

@@ -46,7 +46,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, storage_options: dict[str, str] | None = None) -> int:
+    """`storage_options`: S3 endpoint and region, from the caller's settings (the
+    `lakehouse-deltastreamer` script passes lakehouse.settings.s3_options())."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     ns = parser().parse_args(argv)
     if ns.continuous:
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         payload_class=ns.payload_class,
         source_limit=ns.source_limit,
         enable_sync=ns.enable_sync,
+        storage_options=dict(storage_options or {}),
     )
     try:
         result = run(args)

@@ -84,11 +84,13 @@ KNOWN_SUFFIXES = (".shuffle.parallelism",)
 PARQUET_CODECS = ("snappy", "gzip", "zstd", "lz4", "brotli", "uncompressed")
 
 
-def load_properties(path: str, overrides: list[str] | None = None) -> Properties:
+def load_properties(
+    path: str, overrides: list[str] | None = None, storage_options: dict[str, str] | None = None
+) -> Properties:
     """A DeltaStreamer props file (local path or s3://) with its `include=` files, then
     `--hoodie-conf key=value` overrides."""
     props = Properties()
-    _load(path, props, seen=set())
+    _load(path, props, set(), storage_options)
     for item in overrides or []:
         if "=" not in item:
             raise HudiConfigError(f"--hoodie-conf {item!r} is not key=value")
@@ -97,22 +99,24 @@ def load_properties(path: str, overrides: list[str] | None = None) -> Properties
     return props
 
 
-def _read_text(uri: str) -> str:
+def _read_text(uri: str, storage_options: dict[str, str] | None = None) -> str:
     parent, _, name = uri.rstrip("/").rpartition("/")
     try:
-        return Storage(parent or ".").read(name).decode("utf-8")
+        return Storage(parent or ".", storage_options).read(name).decode("utf-8")
     except StorageError as e:
         raise HudiConfigError(f"cannot read properties file {uri}: {e}") from None
     except UnicodeDecodeError as e:
         raise HudiConfigError(f"{uri} is not UTF-8 text: {e}") from None
 
 
-def _load(uri: str, into: Properties, seen: set[str]) -> None:
+def _load(
+    uri: str, into: Properties, seen: set[str], storage_options: dict[str, str] | None
+) -> None:
     if uri in seen:
         raise HudiConfigError(f"{uri} includes itself")
     seen.add(uri)
     try:
-        props = parse_properties(_read_text(uri), uri)
+        props = parse_properties(_read_text(uri, storage_options), uri)
     except PropertiesError as e:
         raise HudiConfigError(str(e)) from None
     include = props.values.pop("include", None)
@@ -124,7 +128,7 @@ def _load(uri: str, into: Properties, seen: set[str]) -> None:
             else posixpath.join(uri.rpartition("/")[0] or ".", include)
         )
         try:
-            _load(target, into, seen)
+            _load(target, into, seen, storage_options)
         except HudiConfigError as e:
             raise HudiConfigError(f"{where}: include={include}: {e}") from None
     into.update(props)
@@ -146,6 +150,8 @@ class DeltaStreamerArgs:
     hoodie_conf: list[str] = field(default_factory=list)
     payload_class: str | None = None
     source_limit: int | None = None
+    # S3 endpoint and region from the caller's settings (this library reads no environment).
+    storage_options: dict[str, str] = field(default_factory=dict)
     enable_sync: bool = False
 
 
@@ -161,6 +167,7 @@ class Job:
     source_limit: int | None
     props: Properties
     unknown_keys: tuple[str, ...] = ()
+    storage_options: dict[str, str] = field(default_factory=dict)
 
 
 def unknown_keys(props: Properties) -> tuple[str, ...]:
@@ -211,7 +218,7 @@ def _keygen_settings(props: Properties) -> tuple[str | None, dict[str, str]]:
 
 
 def build_job(args: DeltaStreamerArgs) -> Job:
-    props = load_properties(args.props, args.hoodie_conf)
+    props = load_properties(args.props, args.hoodie_conf, args.storage_options)
     if args.table_type not in TABLE_TYPES:
         raise HudiConfigError(f"--table-type {args.table_type!r} is not one of {TABLE_TYPES}")
     op = args.op.upper()
@@ -387,6 +394,7 @@ def build_job(args: DeltaStreamerArgs) -> Job:
         source_limit=args.source_limit,
         props=props,
         unknown_keys=unknown,
+        storage_options=args.storage_options,
     )
 
 
@@ -406,7 +414,7 @@ def read_source(job: Job, after: str | None) -> SourceBatch:
         raise HudiConfigError(
             f"the table's checkpoint {after!r} is not a modification time in milliseconds"
         ) from None
-    root = Storage(job.dfs_root)
+    root = Storage(job.dfs_root, job.storage_options)
     if not root.is_dir(""):
         # Hudi's DFSPathSelector fails on a missing root too; an empty run would hide a typo.
         raise HudiConfigError(
@@ -433,7 +441,7 @@ def read_source(job: Job, after: str | None) -> SourceBatch:
         return SourceBatch([], None, after)
     reader_schema = None
     if job.schema_file:
-        text = _read_text(job.schema_file)
+        text = _read_text(job.schema_file, job.storage_options)
         try:
             reader_schema = fastavro.parse_schema(json.loads(text))
         except (ValueError, fastavro.schema.SchemaParseException) as e:
@@ -487,7 +495,7 @@ def run(args: DeltaStreamerArgs) -> RunResult:
     source files before writing anything."""
     job = build_job(args)
     try:
-        table = HudiTable.open(job.base_path, job.config.write,
+        table = HudiTable.open(job.base_path, job.config.write, job.storage_options,
                                keygen_props=dict(job.config.table.keygen_props))  # fmt: skip
         table._check_matches(job.config.table)
         previous = table.last_checkpoint()
@@ -498,6 +506,6 @@ def run(args: DeltaStreamerArgs) -> RunResult:
         return RunResult(None, [], previous)
     if table is None:
         # Created only once the source is known to be good (refuses a non-empty directory).
-        table = HudiTable.create(job.base_path, job.config)
+        table = HudiTable.create(job.base_path, job.config, job.storage_options)
     result = table.write(batch.data, job.operation, source_checkpoint=batch.checkpoint)
     return RunResult(result, batch.files, batch.checkpoint)

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lakehouse.engines import EngineArtifactError, artifact_path, require_java
+from lakehouse.engines import EngineArtifactError, artifact_path, java_home, jvm_environment
 
 MASTER = "local[2]"
 HUDI_BUNDLE = "hudi-spark-bundle"
@@ -35,12 +35,6 @@ SESSION_CONF = {
     "spark.ui.enabled": "false",
     "spark.driver.memory": "1g",
 }
-
-
-def java_home() -> str:
-    """JAVA_HOME for Spark: the given one, else the home of the `java` on PATH."""
-    java = require_java()
-    return os.environ.get("JAVA_HOME") or str(java.resolve().parent.parent)
 
 
 def engine_jars(s3a: bool = False) -> list[Path]:
@@ -77,15 +71,20 @@ def s3a_conf(endpoint: str | None, region: str | None = None) -> dict[str, str]:
     return conf
 
 
-def session(s3a_endpoint: str | None = None, extra_conf: dict[str, str] | None = None):
+def session(
+    s3a_endpoint: str | None = None,
+    extra_conf: dict[str, str] | None = None,
+    region: str | None = None,
+):
     """A local[2] SparkSession with the pinned Hudi bundle (and s3a when an endpoint is given)."""
     pyspark = _pyspark()
+    # pyspark starts its JVM with this process's environment: export, not a setting read.
     os.environ["JAVA_HOME"] = java_home()
     jars = engine_jars(s3a=s3a_endpoint is not None)
     builder = pyspark.sql.SparkSession.builder.master(MASTER).appName("lakehouse-hudi")
     conf = {**SESSION_CONF, "spark.jars": ",".join(str(j) for j in jars)}
     if s3a_endpoint is not None:
-        conf.update(s3a_conf(s3a_endpoint, os.environ.get("AWS_REGION")))
+        conf.update(s3a_conf(s3a_endpoint, region))
     conf.update(extra_conf or {})
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -97,7 +96,9 @@ def spark_uri(uri: str) -> str:
     return "s3a://" + uri.removeprefix("s3://") if uri.startswith("s3://") else uri
 
 
-def local_submit_args(emr_args: list[str], s3a_endpoint: str | None = None) -> list[str]:
+def local_submit_args(
+    emr_args: list[str], s3a_endpoint: str | None = None, region: str | None = None
+) -> list[str]:
     """The EMR step's spark-submit argument list, run here: the same flags and application
     arguments, with the cluster's jar paths replaced by the pinned ones, `local[2]` as master
     and `s3://` read through s3a."""
@@ -110,7 +111,7 @@ def local_submit_args(emr_args: list[str], s3a_endpoint: str | None = None) -> l
     engine = [str(p) for p in engine_jars(s3a=s3a_endpoint is not None)]
     conf = {}
     if s3a_endpoint is not None:
-        conf.update(s3a_conf(s3a_endpoint, os.environ.get("AWS_REGION")))
+        conf.update(s3a_conf(s3a_endpoint, region))
         conf["spark.hadoop.fs.s3.impl"] = "org.apache.hadoop.fs.s3a.S3AFileSystem"
     submit = Path(_pyspark().__file__).parent / "bin" / "spark-submit"
     out = [str(submit), "--master", MASTER]
@@ -138,7 +139,7 @@ def _utilities_jar() -> str:
 
 def spark_submit(args: list[str], log_path: Path | None = None) -> None:
     """Run a local spark-submit command; its last lines of output name a failure."""
-    env = {**os.environ, "JAVA_HOME": java_home()}
+    env = jvm_environment()
     if shutil.which(args[0]) is None and not Path(args[0]).is_file():
         raise EngineArtifactError(f"{args[0]} not found; run `make install`")
     result = subprocess.run(args, env=env, capture_output=True, text=True)

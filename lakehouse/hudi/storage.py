@@ -29,12 +29,12 @@ class FileEntry:
 
 
 def s3_filesystem(options: dict[str, str] | None = None) -> pafs.S3FileSystem:
-    """An S3 filesystem; the endpoint comes from options or AWS_ENDPOINT_URL, credentials from
-    the usual AWS chain (environment, profile, instance role)."""
+    """An S3 filesystem; endpoint and region come from options (the caller's settings: this
+    library reads no environment), credentials from the usual AWS chain."""
     options = dict(options or {})
-    endpoint = options.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = options.get("aws_endpoint_url")
     kwargs: dict = {}
-    region = options.get("aws_region") or os.environ.get("AWS_REGION")
+    region = options.get("aws_region")
     if region:
         kwargs["region"] = region
     if endpoint:

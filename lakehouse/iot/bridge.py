@@ -32,7 +32,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import signal
 import ssl
 import sys
@@ -50,6 +49,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from lakehouse.iot.landing import LandingWriter
 from lakehouse.iot.rule import flatten, unparsed
+from lakehouse.settings import dagster_home, setting
 from lakehouse.storage import ObjectStore, store_for_uri
 
 if TYPE_CHECKING:
@@ -341,14 +341,14 @@ def warehouse_loader(lake: ObjectStore) -> WarehouseLoader:
     from lakehouse.resources import resources_for_env
 
     warehouse = resources_for_env()["warehouse"]
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    where = f"Dagster instance {os.environ['DAGSTER_HOME']}" if instance else "no Dagster instance"
+    instance = dg.DagsterInstance.get() if dagster_home() else None
+    where = f"Dagster instance {dagster_home()}" if instance else "no Dagster instance"
     log.info("loading landed objects into %s (%s)", type(warehouse).__name__, where)
     return WarehouseLoader(lake, warehouse, instance)
 
 
 def env(name: str, default=None):
-    return os.environ.get(name, default)
+    return setting(name, default)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

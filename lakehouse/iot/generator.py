@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import sys
 import time
@@ -29,6 +28,7 @@ from gateway.message import build_message
 from lakehouse.iot.landing import LandingWriter, partition_of
 from lakehouse.iot.rule import flatten
 from lakehouse.iot.seeds import registered_devices
+from lakehouse.settings import setting
 from lakehouse.storage import ObjectStore, store_for_uri
 
 GATEWAY_ID = "00000000f62051ce"
@@ -101,7 +101,7 @@ def has_telemetry(lake: ObjectStore, prefix: str = "message") -> bool:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    home = Path(os.environ.get("LAKEHOUSE_HOME") or ".lakehouse")
+    home = Path(setting("LAKEHOUSE_HOME", ".lakehouse"))
     p = argparse.ArgumentParser(prog="lakehouse-iot-gen", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     p.add_argument(

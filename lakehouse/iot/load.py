@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,18 +14,15 @@ from lakehouse.iot.tables import REDSHIFT, Table
 from lakehouse.storage import ObjectStore
 from lakehouse.warehouse import LOCK_WAIT_S, Session, Warehouse
 
-COPY_ROLE_VARIABLES = ("REDSHIFT_COPY_ROLE_ARN", "REDSHIFT_SPECTRUM_ROLE_ARN")
-
 
 class LoadError(RuntimeError):
     pass
 
 
-def copy_role() -> str:
-    """The IAM role Redshift assumes to read the lake (COPY), from the environment."""
-    for name in COPY_ROLE_VARIABLES:
-        if os.environ.get(name):
-            return os.environ[name]
+def copy_role(session: Session) -> str:
+    """The IAM role Redshift assumes to read the lake (COPY): the warehouse resource's field."""
+    if session.copy_role_arn:
+        return session.copy_role_arn
     raise LoadError(
         "Redshift COPY needs an IAM role: set REDSHIFT_COPY_ROLE_ARN "
         "(or REDSHIFT_SPECTRUM_ROLE_ARN, which it falls back to)"
@@ -89,7 +85,7 @@ def replace_partition(
     if not urls:
         return
     if session.dialect == REDSHIFT:
-        session.execute(table.copy_json(lake.uri(manifest_key), copy_role()))
+        session.execute(table.copy_json(lake.uri(manifest_key), copy_role(session)))
     else:
         session.execute(table.insert_json(), [urls])
 
@@ -98,6 +94,6 @@ def replace_all_from_csv(session: Session, table: Table, lake: ObjectStore, key:
     """Full refresh of a table from one CSV object, inside the caller's transaction."""
     session.execute(table.delete_all())
     if session.dialect == REDSHIFT:
-        session.execute(table.copy_csv(lake.uri(key), copy_role()))
+        session.execute(table.copy_csv(lake.uri(key), copy_role(session)))
     else:
         session.execute(table.insert_csv(), [lake.uri(key)])

@@ -29,6 +29,7 @@ import dagster as dg
 
 from lakehouse.iot.landing import partition_of
 from lakehouse.iot.pipeline import LANDING_PREFIX
+from lakehouse.settings import dagster_home
 
 
 def landed_partitions(lake) -> list[str]:
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(partitions) < len(landed):
         print(f"lakehouse-materialize: {len(landed) - len(partitions)} landed hours before "
               f"{first} skipped (set LAKEHOUSE_TELEMETRY_START earlier to load them)")  # fmt: skip
-    if os.environ.get("DAGSTER_HOME"):
+    if dagster_home():
         instance = dg.DagsterInstance.get()
     else:
         print("lakehouse-materialize: DAGSTER_HOME is not set; runs are not recorded")
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "log": str(log_path) if log_path else "(printed above)",
         "lake": lake.root_uri,
         "warehouse": f"{home / 'warehouse.sqlite'} (DuckLake; `uv run lakehouse-sql` queries it)",
-        "runs": f"DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '(not recorded)')}; "
+        "runs": f"DAGSTER_HOME={dagster_home() or '(not recorded)'}; "
         "`make ui` shows them at http://127.0.0.1:3000",
     }
     print(summary(outcome, time.monotonic() - started, where))

@@ -422,7 +422,7 @@ def _append(session, table, lake: ObjectStore, manifest_key: str) -> None:
     if not urls:
         return
     if session.dialect == REDSHIFT:
-        session.execute(table.copy_json(lake.uri(manifest_key), copy_role()))
+        session.execute(table.copy_json(lake.uri(manifest_key), copy_role(session)))
     else:
         session.execute(table.insert_json(), [urls])
 

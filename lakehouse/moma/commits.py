@@ -4,6 +4,7 @@
 from dataclasses import dataclass
 
 from lakehouse.hudi import HudiTable, NotAHudiTableError
+from lakehouse.settings import s3_options
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def last_ingest(base_uri: str) -> CommitSummary | None:
     recorded counts as the update it is. None when there is no such commit (or no table yet:
     a first run that found no source files creates none)."""
     try:
-        timeline = HudiTable.open(base_uri).timeline()
+        timeline = HudiTable.open(base_uri, storage_options=s3_options()).timeline()
     except NotAHudiTableError:
         return None
     for instant in reversed(timeline.completed_writes()):

@@ -22,6 +22,7 @@ from lakehouse.cdc.tables import MOMA_SERVER
 from lakehouse.hudi.deltastreamer import DFS_ROOT, DeltaStreamerArgs, run
 from lakehouse.hudi.emr import emr_step, job_name, spark_submit_args
 from lakehouse.moma.tables import ORDERING_FIELD, PROPS_DIR, HudiTableDef
+from lakehouse.settings import aws_region, s3_options
 from lakehouse.storage import ObjectStore
 
 OPERATION = "UPSERT"
@@ -52,7 +53,16 @@ def deltastreamer_args(table: HudiTableDef, lake: ObjectStore) -> DeltaStreamerA
         op=OPERATION,
         source_ordering_field=ORDERING_FIELD,
         hoodie_conf=[f"{DFS_ROOT}={lake.uri(topic_prefix(table.topic))}"],
+        storage_options=s3_options(),
     )
+
+
+def deltastreamer_main(argv: list[str] | None = None) -> int:
+    """`lakehouse-deltastreamer`: the Hudi library's command line with this deployment's S3
+    endpoint and region."""
+    from lakehouse.hudi.cli import main
+
+    return main(argv, s3_options())
 
 
 class LocalHudiIngest(HudiIngest):
@@ -144,7 +154,9 @@ class SparkHudiIngest(HudiStepIngest):
 
         self.upload_config(table, lake)
         step = self.step(table, lake)
-        args = spark.local_submit_args(step["HadoopJarStep"]["Args"], self.s3a_endpoint)
+        args = spark.local_submit_args(
+            step["HadoopJarStep"]["Args"], self.s3a_endpoint, aws_region()
+        )
         log.info(f"local spark-submit: {step['Name']}")
         spark.spark_submit(args)
         return IngestOutcome("spark", None, detail={"step": step["Name"]})

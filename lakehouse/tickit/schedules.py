@@ -1,9 +1,7 @@
-import os
-
 import dagster as dg
 
 from lakehouse.run_policy import domain
-from lakehouse.settings import LakehouseConfigError
+from lakehouse.settings import LakehouseConfigError, setting
 from lakehouse.tickit.assets import tickit_dbt_models
 
 tickit_models_job = dg.define_asset_job(
@@ -34,4 +32,4 @@ def marts_schedule(cron: str) -> dg.ScheduleDefinition:
         ) from None
 
 
-tickit_marts_daily = marts_schedule(os.environ.get(MARTS_CRON_VARIABLE) or "0 6 * * *")
+tickit_marts_daily = marts_schedule(setting(MARTS_CRON_VARIABLE, "0 6 * * *"))

@@ -43,7 +43,9 @@ def test_aws_uses_glue_and_trino(monkeypatch):
     resources = resources_for_env("aws")
     catalog, engine = resources["catalog"], resources["query_engine"]
     assert isinstance(catalog, GlueCatalog) and isinstance(engine, TrinoEngine)
-    assert catalog.lake_root == "s3://acme-lake/prod"
-    assert catalog.endpoint_url == "http://127.0.0.1:9"
+    with dg.build_resources({"catalog": catalog}) as resolved:  # as a run launches it
+        assert resolved.catalog.root == "s3://acme-lake/prod"
+        assert resolved.catalog.endpoint_url == "http://127.0.0.1:9"
+    assert catalog.endpoint_url == dg.EnvVar("AWS_ENDPOINT_URL_GLUE")  # read per run
     assert (engine.host, engine.port, engine.http_scheme) == ("trino.internal", 443, "https")
     assert engine.password == dg.EnvVar("TRINO_PASSWORD")

@@ -105,17 +105,26 @@ def test_source_is_chosen_by_configuration(monkeypatch):
     monkeypatch.setenv("MOMA_SOURCE_DSN", "host=db dbname=moma")
     monkeypatch.setenv("MOMA_SOURCE_SLOT", "s2")
     chosen = moma_source_from_env()
-    assert isinstance(chosen, PostgresMomaSource) and chosen.slot == "s2"
-    assert (chosen.plugin, chosen.publication, chosen.publication_autocreate_mode) == (
-        "pgoutput", "dbz_publication", "all_tables",
-    )  # fmt: skip
+    assert isinstance(chosen, PostgresMomaSource)
+    assert (chosen.dsn, chosen.slot) == (
+        dg.EnvVar("MOMA_SOURCE_DSN"),
+        dg.EnvVar("MOMA_SOURCE_SLOT"),
+    )
+    monkeypatch.setenv("MOMA_SOURCE_SLOT", "s3")  # read when a run launches, not at load
+    with dg.build_resources({"source": chosen}) as resolved:
+        assert resolved.source.slot == "s3"
+        assert (resolved.source.plugin, resolved.source.publication,
+                resolved.source.publication_autocreate_mode) == (
+            "pgoutput", "dbz_publication", "all_tables",
+        )  # fmt: skip
     monkeypatch.setenv("MOMA_SOURCE_PLUGIN", "wal2json")
     monkeypatch.setenv("MOMA_SOURCE_PUBLICATION", "p")
     monkeypatch.setenv("MOMA_SOURCE_PUBLICATION_AUTOCREATE_MODE", "disabled")
-    chosen = moma_source_from_env()
-    assert (chosen.plugin, chosen.publication, chosen.publication_autocreate_mode) == (
-        "wal2json", "p", "disabled",
-    )  # fmt: skip
+    with dg.build_resources({"source": moma_source_from_env()}) as resolved:
+        assert (resolved.source.plugin, resolved.source.publication,
+                resolved.source.publication_autocreate_mode) == (
+            "wal2json", "p", "disabled",
+        )  # fmt: skip
     monkeypatch.setenv("LAKEHOUSE_ENV", "aws")
     assert isinstance(moma_source_from_env(), DebeziumMomaSource)
 

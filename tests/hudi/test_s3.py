@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions
-from lakehouse.hudi.cli import main
 from lakehouse.hudi.emr import PROPS_DIR
+from lakehouse.moma.resources import deltastreamer_main as main  # the script: S3 via settings
 from tests.hudi import support
 from tests.support.moto import CREDENTIALS, moto_lake
 

@@ -9,6 +9,8 @@ timeline classes must then parse every instant and metadata file the writer left
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
 import pytest
 
@@ -51,14 +53,16 @@ def _rows(table) -> list[tuple]:
 class Built:
     """A table the Python writer built, with the model of what it must hold."""
 
-    def __init__(self, base: str, table_type: str, layout: str):
+    def __init__(
+        self, base: str, table_type: str, layout: str, storage_options: dict | None = None
+    ):
         keys, parts, delete_mode = LAYOUTS[layout]
         self.base, self.table_type = base, table_type
         config = HudiConfig(
             TableConfig("spark_check", keys, "ts", parts, table_type=table_type),
             WriteOptions(delete_mode=delete_mode, max_file_size=4 << 20),
         )
-        self.table = HudiTable.open_or_create(base, config)
+        self.table = HudiTable.open_or_create(base, config, storage_options)
         self.model = support.Model(event_time=True, hard_deletes=delete_mode == "hard")
         self.instants: list[str] = []
         self.ro_expected: list[tuple] | None = None
@@ -117,7 +121,7 @@ def spark(s3):
     """The module's one JVM: Hudi's bundle, spark-avro and s3a (hadoop-aws) onto moto."""
     from lakehouse.hudi import spark as hudi_spark
 
-    session = hudi_spark.session(s3a_endpoint=s3)
+    session = hudi_spark.session(s3a_endpoint=s3, region=os.environ.get("AWS_REGION"))
     yield session
     session.stop()
 
@@ -492,7 +496,7 @@ def test_spark_reads_the_writers_table_on_s3_through_s3a(spark, s3, table_type):
     from lakehouse.hudi.spark import spark_uri
 
     uri = f"s3://lake/spark/{table_type.lower()}"
-    t = Built(uri, table_type, "two-fields")
+    t = Built(uri, table_type, "two-fields", {"aws_endpoint_url": s3, "aws_region": "us-east-1"})
     t.write("BULK_INSERT", [_row(i, 1, "abc"[i % 3], "x") for i in range(9)])
     t.write("UPSERT", [_row(i, 2, "abc"[(i + 1) % 3], "moved") for i in range(0, 9, 2)])
     got = _rows(_load(spark, spark_uri(uri)))

@@ -15,7 +15,10 @@ from tests.iot.support import HOUR, MemoryS3Store, land, message
 from tests.support.fake_redshift import FakeConnection, FakeCursor
 
 ROLE = "arn:aws:iam::123456789012:role/lakehouse-copy"
-WAREHOUSE = RedshiftWarehouse(host="cluster.example.invalid", user="loader", password="x")
+WAREHOUSE = RedshiftWarehouse(
+    host="cluster.example.invalid", user="loader", password="x", copy_role_arn=ROLE
+)
+NO_ROLE = RedshiftWarehouse(host="cluster.example.invalid", user="loader", password="x")
 
 
 class RecordingCursor(FakeCursor):
@@ -39,7 +42,6 @@ class RecordingConnection(FakeConnection):
 
 @pytest.fixture
 def redshift(monkeypatch):
-    monkeypatch.setenv("REDSHIFT_COPY_ROLE_ARN", ROLE)
     log, params, kwargs = [], [], {}
 
     def connect(**kw):
@@ -157,15 +159,13 @@ def test_dimensions_are_replaced_in_one_transaction_with_csv_copies(redshift):
     )
 
 
-def test_a_failed_load_rolls_back_and_names_the_missing_role(redshift, monkeypatch):
+def test_a_failed_load_rolls_back_and_names_the_missing_role(redshift):
     log, _, _ = redshift
-    monkeypatch.delenv("REDSHIFT_COPY_ROLE_ARN")
-    monkeypatch.delenv("REDSHIFT_SPECTRUM_ROLE_ARN", raising=False)
     lake = MemoryS3Store()
     land(lake, [message(0)])
     pipeline.snapshot_raw(lake, HOUR)
     with pytest.raises(LoadError, match="set REDSHIFT_COPY_ROLE_ARN"):
-        pipeline.load_sensor_messages(lake, WAREHOUSE, HOUR, now=1598543200.0)
+        pipeline.load_sensor_messages(lake, NO_ROLE, HOUR, now=1598543200.0)
     assert log[-2:] == ['DELETE FROM "iot"."sensor_messages" WHERE "landed_hour" = %s',
                         "-- rollback"]  # fmt: skip
     assert "-- commit" not in log

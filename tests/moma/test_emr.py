@@ -9,10 +9,9 @@ from dagster_aws.emr import EmrJobRunner
 from dagster_aws.s3 import S3Resource
 
 from lakehouse.cdc.resources import SimulatedMomaSource
-from lakehouse.hudi.cli import main as deltastreamer_main
 from lakehouse.hudi.emr import HUDI_UTILITIES_JAR
 from lakehouse.moma import hudi_tables
-from lakehouse.moma.resources import EmrHudiIngest
+from lakehouse.moma.resources import EmrHudiIngest, deltastreamer_main
 from lakehouse.moma.tables import HUDI_TABLES
 from lakehouse.storage import S3ObjectStore
 from tests.cdc.topics import topic_records
@@ -98,7 +97,7 @@ def s3(monkeypatch):
     with moto_server() as endpoint:
         for key, value in CREDENTIALS.items():
             monkeypatch.setenv(key, value)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # the Hudi reader's S3 filesystem
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # read by lakehouse.settings.s3_options
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="acme-lake")
         yield endpoint
 
