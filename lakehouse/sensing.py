@@ -10,14 +10,14 @@ An object's version is its modification time, or (with `with_size`) its modifica
 size: S3 listings have one-second resolution, so a writer that may replace an object within
 the same second (the CDC capture rewriting an uncommitted object with more records) needs the
 size to tell the versions apart. A replacement of the same size within the same second is not
-seen. `limit` hands on at most that many objects per scan, oldest first; the rest stay new for
-the next scan.
+seen. `limit` hands on at most that many objects per scan, oldest first, and `pick` hands on the
+ones it picks from the new objects; the rest stay new for the next scan.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from lakehouse.storage import ObjectInfo
@@ -64,21 +64,26 @@ def scan(
     *,
     with_size: bool = False,
     limit: int | None = None,
+    pick: Callable[[list[ObjectInfo]], list[ObjectInfo]] | None = None,
 ) -> tuple[list[ObjectInfo], ObjectCursor]:
-    """New or replaced objects since the cursor (oldest first, at most `limit`), and the
-    cursor that remembers them."""
+    """New or replaced objects since the cursor (oldest first, at most `limit`, those `pick`
+    picks), and the cursor that remembers them."""
     horizon = cursor.watermark_ms - lookback_ms
     listed = [o for o in objects if o.last_modified_ms > horizon]
     new = sorted(
         (o for o in listed if cursor.seen.get(o.key) != version_of(o, with_size)),
         key=lambda o: (o.last_modified_ms, o.key),
     )
-    held = set()
-    if limit is not None and len(new) > limit:
-        new, held = new[:limit], {o.key for o in new[limit:]}
-    # Objects already seen are not newer than the watermark; held ones must not move it, or
-    # they could fall behind the look-back before they are handed on.
-    watermark = max([cursor.watermark_ms, *(o.last_modified_ms for o in new)])
+    handed = new[:limit] if limit is not None else new
+    if pick is not None:
+        handed = pick(handed)
+    keys = {o.key for o in handed}
+    held = {o.key: o.last_modified_ms for o in new if o.key not in keys}
+    new = [o for o in new if o.key in keys]
+    # Held objects must not fall behind the look-back before they are handed on: the watermark
+    # moves at most up to the oldest of them (and catches up with objects handed on meanwhile).
+    newest = max([cursor.watermark_ms, *(o.last_modified_ms for o in listed if o.key not in held)])
+    watermark = max(cursor.watermark_ms, min([newest, *held.values()]))
     keep_after = watermark - lookback_ms
     seen = {
         o.key: version_of(o, with_size)

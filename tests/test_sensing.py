@@ -79,6 +79,20 @@ def test_a_limit_hands_on_the_oldest_and_keeps_the_rest_new():
     assert scan(listing, cursor, lookback_ms=50, limit=2)[0] == []
 
 
+def test_held_objects_hold_the_watermark_even_behind_a_newer_one_handed_on():
+    listing = [obj("old-hour", 100), obj("next-hour", 120), obj("old-hour-late", 200)]
+    pick = lambda new: [o for o in new if o.key.startswith("old-hour")]  # noqa: E731
+    new, cursor = scan(listing, ObjectCursor(), lookback_ms=50, pick=pick)
+    assert [o.key for o in new] == ["old-hour", "old-hour-late"]
+    # At 200 the watermark would leave next-hour (120) behind the 50 ms look-back: it stays at 120.
+    assert cursor.to_json() == '{"seen":{"old-hour":100,"old-hour-late":200},"watermark_ms":120}'
+    new, cursor = scan(listing, cursor, lookback_ms=50, pick=pick)
+    assert new == []
+    new, cursor = scan(listing, cursor, lookback_ms=50)
+    assert [o.key for o in new] == ["next-hour"]
+    assert cursor.to_json() == '{"seen":{"old-hour-late":200},"watermark_ms":200}'
+
+
 def test_a_cursor_that_is_not_one_is_named():
     with pytest.raises(ValueError, match="not an object cursor"):
         ObjectCursor.from_json('{"key":"a","last_modified_ms":1,"recent":{}}')

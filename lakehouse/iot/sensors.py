@@ -7,6 +7,10 @@ folders from one hour before the look-back window up to now, not the whole landi
 first tick, and a tick after a pause of more than two days, list everything. Objects written
 into older hour folders later (a backfill) are loaded by materializing those partitions.
 
+At most one of its runs is queued: while one is, a tick requests nothing and keeps the cursor;
+otherwise it requests the oldest hour left, and the cursor keeps the other hours' objects new for
+the next ticks (lakehouse.sensing's `pick`), so a backlog drains one run at a time.
+
 Objects lakehouse-iot-bridge has loaded itself (a marker under micro_batches/loaded/) need no
 run. While the bridge is loading (it marked an object in that hour or the one before), an
 unmarked object gets BRIDGE_GRACE_S to be loaded and marked before a run is requested for it:
@@ -93,38 +97,37 @@ def partition_requests(new: list[ObjectInfo]) -> list[dg.RunRequest]:
     return requests
 
 
+def oldest_hour(new: list[ObjectInfo]) -> list[ObjectInfo]:
+    """The new objects of the oldest hour among them: one run at a time drains a backlog."""
+    oldest = min(partition_of(o.key) for o in new) if new else None
+    return [o for o in new if partition_of(o.key) == oldest]
+
+
 @dg.sensor(
     name="sensor_messages_landed",
-    description="Watches message/YYYY/MM/DD/HH/ in the lake; for each hour with new or replaced "
-    "objects it requests a run of that hourly partition: sensor_messages_raw, "
-    "sensor_messages (+ quarantine) and sensor.message.",
-    # A tick lists a few hour folders; with at most one queued run per hour, ticking often
-    # costs little and takes seconds off telemetry's way to the marts.
+    description="Watches message/YYYY/MM/DD/HH/ in the lake; when new or replaced objects are "
+    "left for a run and none of its runs is queued, it requests a run of the oldest such hourly "
+    "partition: sensor_messages_raw, sensor_messages (+ quarantine) and sensor.message.",
+    # A tick lists a few hour folders; with at most one queued run, ticking often costs little
+    # and takes seconds off telemetry's way to the marts.
     minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
     asset_selection=PARTITION_ASSETS,
 )
 def sensor_messages_landed(context: dg.SensorEvaluationContext, lake: ObjectStore):
+    # While a run is queued, request nothing and keep the cursor: that run snapshots its hour
+    # when it starts, and the other hours wait their turn, so the assets never have two queued
+    # runs (a backlog after an hour boundary or downtime would queue one per hour).
+    queued = waiting_runs(context, {"dagster/sensor_name": "sensor_messages_landed"})
+    if queued:
+        partitions = sorted({r.tags.get("dagster/partition", "?") for r in queued})
+        return dg.SkipReason(f"a run is still queued for {', '.join(partitions)}")
     cursor = ObjectCursor.from_json(context.cursor)
     now = time.time()
-    new, after = scan(left_to_runs(lake, landed_objects(lake, cursor, now), now), cursor)
+    left = left_to_runs(lake, landed_objects(lake, cursor, now), now)
+    # The other hours' new objects stay new in the cursor: requested on later ticks.
+    new, after = scan(left, cursor, pick=oldest_hour)
+    context.update_cursor(after.to_json())
     if not new:
-        context.update_cursor(after.to_json())
         return dg.SkipReason("no new or replaced telemetry objects left to load")
-    requests = partition_requests(new)
-    # An hour whose run is still queued gets no second one: that run snapshots the hour when it
-    # starts. The cursor then stays put, so the hour is requested again once its run started
-    # (the other hours' requests repeat with the same run keys, which Dagster drops).
-    waiting = {
-        r.partition_key
-        for r in requests
-        if waiting_runs(
-            context,
-            {"dagster/sensor_name": "sensor_messages_landed", "dagster/partition": r.partition_key},
-        )  # fmt: skip
-    }
-    if not waiting:
-        context.update_cursor(after.to_json())
-    return [r for r in requests if r.partition_key not in waiting] or dg.SkipReason(
-        f"runs still queued for {', '.join(sorted(waiting))}"
-    )
+    return partition_requests(new)

@@ -1,4 +1,4 @@
-"""The landing sensor: one run per hour with new objects, and its cursor, exactly."""
+"""The landing sensor: one run for the oldest hour with new objects, and its cursor, exactly."""
 
 import os
 
@@ -33,17 +33,19 @@ def tick(lake, cursor=None):
     return result, context.cursor
 
 
-def test_first_tick_requests_each_hour_and_remembers_the_window(lake):
+def test_first_tick_requests_the_oldest_hour_and_keeps_the_next_for_later(lake):
     put(lake, HOUR_15, T15)
     put(lake, HOUR_16, T16)
     put(lake, "message/manifests/2020/08/27/15/lakehouse-telemetry-x", T16)  # not data
-    requests, cursor = tick(lake)
-    assert [(r.partition_key, r.tags["lakehouse/new_objects"]) for r in requests] == [
-        ("2020-08-27-15:00", "1"),
-        ("2020-08-27-16:00", "1"),
-    ]
-    assert all(r.asset_selection == PARTITION_ASSETS for r in requests)
-    assert requests[0].run_key.startswith("2020-08-27-15:00:")
+    (request,), cursor = tick(lake)
+    assert request.partition_key == "2020-08-27-15:00"
+    assert request.tags["lakehouse/new_objects"] == "1"
+    assert request.asset_selection == PARTITION_ASSETS
+    assert request.run_key.startswith("2020-08-27-15:00:")
+    # The 16:00 object is not remembered and holds the watermark at the 15:45 object.
+    assert cursor == f'{{"seen":{{"{HOUR_15}":{T15}000}},"watermark_ms":{T15}000}}'
+    (request,), cursor = tick(lake, cursor)
+    assert request.partition_key == "2020-08-27-16:00"
     # The 15:45 object is 14.6 minutes older than the watermark: outside the 10-minute window.
     assert cursor == f'{{"seen":{{"{HOUR_16}":{T16}000}},"watermark_ms":{T16}000}}'
 
@@ -62,12 +64,15 @@ def test_late_and_replaced_objects_are_requested_again(lake):
     late = "message/2020/08/27/15/lakehouse-telemetry-1-2020-08-27-15-59-59-c.gz"
     put(lake, late, T16 - 120)  # stamped before the watermark, seen only now
     put(lake, HOUR_16, T16 + 5)  # replaced under the same key
-    requests, after = tick(lake, cursor)
-    assert sorted(r.partition_key for r in requests) == ["2020-08-27-15:00", "2020-08-27-16:00"]
+    (first,), between = tick(lake, cursor)
+    assert first.partition_key == "2020-08-27-15:00"
+    assert between == (f'{{"seen":{{"{late}":{T16 - 120}000}},"watermark_ms":{T16}000}}')
+    (second,), after = tick(lake, between)
+    assert second.partition_key == "2020-08-27-16:00"
     assert after == (
         f'{{"seen":{{"{late}":{T16 - 120}000,"{HOUR_16}":{T16 + 5}000}},'
         f'"watermark_ms":{T16 + 5}000}}'
     )
-    # The same objects give the same run keys: a repeated tick requests nothing new.
+    # The same objects give the same run key: a repeated tick requests nothing new.
     again, _ = tick(lake, cursor)
-    assert [r.run_key for r in again] == [r.run_key for r in requests]
+    assert [r.run_key for r in again] == [first.run_key]
