@@ -93,6 +93,10 @@ class Soak:
     probes: list[tuple[float, int | None, str]] = field(default_factory=list)
     baseline: int = 0  # sensor_msg_count's total before the first reading is published
     queue: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    # Completed Hudi write commits as first seen: (table, instant file) -> (completed at,
+    # checkpoint). Recorded while the system runs, because archival moves the oldest out of
+    # `.hoodie` once a table has more than hoodie.keep.max.commits (30, about half an hour here).
+    commits: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     rss: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     _proc: subprocess.Popen | None = None
@@ -248,6 +252,7 @@ class Soak:
         self.baseline = total or 0
 
     def sample(self) -> None:
+        self.observe_commits()
         runs = self.graphql(RUNS)["runsOrError"]["results"]
         depth = Counter(origin(r) for r in runs if r["status"] in ("QUEUED", "NOT_STARTED"))
         self.queue.append((time.time(), dict(depth)))
@@ -359,26 +364,39 @@ class Soak:
                 latencies.append(seen - published_at)
         return latencies, unseen
 
+    def observe_commits(self) -> None:
+        """Records the completed write commits (with a DeltaStreamer checkpoint) now in each
+        MoMA table's active timeline."""
+        from lakehouse.moma.tables import HUDI_TABLES
+
+        for table in HUDI_TABLES:
+            timeline = self.home / "lake" / table.base_key / ".hoodie"
+            for f in timeline.glob("*.*commit") if timeline.is_dir() else []:
+                if f.suffix not in (".commit", ".deltacommit") or (table.qualified, f.name) in (
+                    self.commits
+                ):
+                    continue
+                try:
+                    at, meta = f.stat().st_mtime, json.loads(f.read_text() or "{}")
+                except (OSError, ValueError):
+                    continue  # archived or being written this moment: seen on the next sample
+                checkpoint = (meta.get("extraMetadata") or {}).get("deltastreamer.checkpoint.key")
+                if checkpoint:
+                    self.commits[(table.qualified, f.name)] = (at, int(checkpoint))
+
     def cdc_latencies(self) -> tuple[list[float], list[str]]:
         """Seconds from each CDC object's write to the completed Hudi commit whose checkpoint
-        covers it; and the objects no commit covers."""
+        covers it (every commit seen while the system ran, archived since or not); and the
+        objects no commit covers."""
         from lakehouse.cdc.sensors import list_topic_objects
         from lakehouse.moma.tables import HUDI_TABLES
         from lakehouse.storage import LocalObjectStore
 
+        self.observe_commits()
         lake = LocalObjectStore(root=str(self.home / "lake"))
         latencies, missing = [], []
         for table in HUDI_TABLES:
-            timeline = Path(lake.path(table.base_key)) / ".hoodie"
-            commits = []
-            for f in timeline.glob("*.*commit") if timeline.is_dir() else []:
-                if f.suffix not in (".commit", ".deltacommit"):
-                    continue
-                meta = json.loads(f.read_text() or "{}")
-                checkpoint = (meta.get("extraMetadata") or {}).get("deltastreamer.checkpoint.key")
-                if checkpoint:
-                    commits.append((f.stat().st_mtime, int(checkpoint)))
-            commits.sort()
+            commits = sorted(v for (name, _), v in self.commits.items() if name == table.qualified)
             for o in list_topic_objects(lake, [table.topic]):
                 done = next((at for at, cp in commits if cp >= o.last_modified_ms), None)
                 if done is None:
