@@ -34,6 +34,7 @@ from lakehouse.catalog.hudi import HudiState  # noqa: E402
 from lakehouse.catalog.local import LocalCatalog  # noqa: E402
 from lakehouse.catalog.spec import Column, Format, TableSpec  # noqa: E402
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions  # noqa: E402
+from lakehouse.settings import export_environment  # noqa: E402
 from lakehouse.warehouse import local_warehouse  # noqa: E402
 from tests.support.moto import CREDENTIALS, moto_server  # noqa: E402
 
@@ -45,7 +46,7 @@ QUERIES = {
 
 
 def glue_sync(partitions: int, new: int) -> list[dict]:
-    os.environ.update(CREDENTIALS)
+    export_environment(**CREDENTIALS)
     keys = (Column("day", "string"), Column("hour", "string"))
     spec = TableSpec("bench", "events", (Column("v", "int"),), "s3://lake/events/",
                      Format.PARQUET, keys)  # fmt: skip

@@ -37,6 +37,7 @@ from lakehouse.cdc.resources import SimulatedMomaSource  # noqa: E402
 from lakehouse.cdc.tables import ARTISTS  # noqa: E402
 from lakehouse.moma import hudi_tables  # noqa: E402
 from lakehouse.moma.resources import LocalHudiIngest  # noqa: E402
+from lakehouse.settings import export_environment  # noqa: E402
 from lakehouse.storage import LocalObjectStore  # noqa: E402
 from lakehouse.warehouse import local_warehouse  # noqa: E402
 from tests.support.moto import CREDENTIALS, moto_server  # noqa: E402
@@ -78,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    os.environ.update(CREDENTIALS)
+    export_environment(**CREDENTIALS)
     root = Path(tempfile.mkdtemp(prefix="bench-federated-"))
     started = time.perf_counter()
     lake = build_lake(root, args.artists, args.artworks, args.seed)
     print(f"lake built in {time.perf_counter() - started:.1f} s", flush=True)
     with moto_server() as endpoint, postgres_server() as pg:
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        export_environment(AWS_ENDPOINT_URL=endpoint)
         dsn = pg.create_database("moma")
         with psycopg.connect(dsn, autocommit=True) as conn:
             source.create_tables(conn, [ARTISTS])

@@ -30,26 +30,25 @@ import json
 import os
 import platform
 import random
-import select
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import tty
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gateway.emulator import Module, Node, seq_of  # noqa: E402
+from gateway.emulator import Node, seq_of  # noqa: E402
 from gateway.payload import format_data  # noqa: E402
+from lakehouse.settings import child_environment  # noqa: E402
 from tests.gateway.harness import (  # noqa: E402
     BIN,
     GATEWAY_ID,
     TEST_CPIN,
+    ScriptedModule,
     Subscriber,
     mqtt_args,
 )
@@ -72,42 +71,12 @@ def lines(count: int, payload_version: int = 2) -> list[bytes]:
     return out
 
 
-class Radio:
+class Radio(ScriptedModule):
     """The module's side of the serial port: answers start-up, then writes lines when told."""
 
     def __init__(self, link: Path):
-        self.master, slave = os.openpty()
-        tty.setraw(slave)
-        os.symlink(os.ttyname(slave), link)
-        os.close(slave)
-        self.link = link
-        self.module = Module("0447383033363932003C0035")
-        self.commands = 0
-        self.configured = threading.Event()
-        self.thread = threading.Thread(target=self._answer, daemon=True)
-        self.thread.start()
-
-    def _answer(self) -> None:
-        pending = b""
-        while self.commands < STARTUP_COMMANDS:
-            readable, _, _ = select.select([self.master], [], [], 0.05)
-            if not readable:
-                continue
-            try:
-                pending += os.read(self.master, 4096)
-            except OSError:  # nobody has the port open yet
-                time.sleep(0.02)
-                continue
-            while b"\n" in pending:
-                line, pending = pending.split(b"\n", 1)
-                os.write(self.master, self.module.handle(line + b"\n"))
-                self.commands += 1
-        self.configured.set()
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.master, view) :]
+        super().__init__(link, after_startup=[], commands=STARTUP_COMMANDS)
+        self.__enter__()
 
     def send(self, batch: list[bytes], rate: float | None) -> list[float]:
         """Writes the lines at rate lines/s (None: as fast as possible); their write times."""
@@ -116,7 +85,7 @@ class Radio:
             for i in range(0, len(batch), 64):
                 chunk = batch[i : i + 64]
                 now = time.time()
-                self._write(b"".join(chunk))
+                self.write(b"".join(chunk))
                 written += [now] * len(chunk)
             return written
         start = time.monotonic()
@@ -125,12 +94,11 @@ class Radio:
             if delay > 0:
                 time.sleep(delay)
             written.append(time.time())
-            self._write(line)
+            self.write(line)
         return written
 
     def close(self) -> None:
-        os.close(self.master)
-        self.link.unlink()
+        self.__exit__(None, None, None)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -167,7 +135,7 @@ def run(
                 command,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
-                env={**os.environ, "LORA_CPIN": TEST_CPIN},
+                env=child_environment(LORA_CPIN=TEST_CPIN),
             )
         try:
             wait_for(radio.configured.is_set, 30, "the start-up sequence")

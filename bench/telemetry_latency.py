@@ -43,6 +43,7 @@ from gateway.message import build_message  # noqa: E402
 from lakehouse.iot import pipeline  # noqa: E402
 from lakehouse.iot.landing import partition_of, read_records  # noqa: E402
 from lakehouse.sensing import ObjectCursor, scan  # noqa: E402
+from lakehouse.settings import child_environment  # noqa: E402
 from lakehouse.storage import LocalObjectStore  # noqa: E402
 from lakehouse.warehouse import local_warehouse  # noqa: E402
 from tests.support.mosquitto import mosquitto_broker  # noqa: E402
@@ -97,7 +98,7 @@ def latency(minutes: float, rate: float) -> dict:
              "--key", str(key), "--ca", str(broker.ca_cert), "--topic", "lora-iot-demo",
              "--spool", str(tmp / "spool.db"), "--schema-version", "2"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "LORA_CPIN": TEST_CPIN},
+            env=child_environment(LORA_CPIN=TEST_CPIN),
         )  # fmt: skip
         visible: dict[str, float] = {}
         ticks: list[float] = []

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from lakehouse.settings import child_environment
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PHASES = ["load", "to step", "dbt", "events", "exit"]
@@ -79,9 +81,9 @@ def bench_scale(scale: float, repeat: int) -> dict:
         (dagster_home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
         # The home's own dbt target path: the deploy step's parse (`make manifest`), which the
         # Dagster runs' dbt starts from, and plain dbt's state from one build to the next.
-        env = {**os.environ, "LAKEHOUSE_ENV": "local", "LAKEHOUSE_HOME": str(home),
-               "DAGSTER_HOME": str(dagster_home),
-               "DBT_TARGET_PATH": str(Path(tmp) / "target")}  # fmt: skip
+        env = child_environment(LAKEHOUSE_ENV="local", LAKEHOUSE_HOME=str(home),
+                                DAGSTER_HOME=str(dagster_home),
+                                DBT_TARGET_PATH=str(Path(tmp) / "target"))  # fmt: skip
         dagster = [str(BIN / "dagster")]
         config = json.dumps({"ops": {"raw_tickit_data": {"config": {"scale": scale}}}})
         materialize = [*dagster, "asset", "materialize", "--select", "raw_tickit_data*",

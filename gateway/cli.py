@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import signal
 import sqlite3
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import serial
 
+from gateway import settings
 from gateway.intake import Intake
 from gateway.parser import Limits
 from gateway.publisher import MqttSettings, Publisher
@@ -46,22 +46,6 @@ BACKLOG_POLL_S = 0.005  # ... and this often while a backlog waits for acknowled
 RADIO_RETRY_MAX_S = 30.0  # longest wait between attempts to open and configure the radio
 
 
-def env(name: str, default=None):
-    return os.environ.get(name, default)
-
-
-def number(p: argparse.ArgumentParser, name: str, default, kind=int):
-    """A numeric default from the environment; a bad value is an error naming the variable."""
-    text = os.environ.get(name)
-    if text is None:
-        return default
-    try:
-        return kind(text)
-    except ValueError:
-        what = "an integer" if kind is int else "a number"
-        p.error(f"environment variable {name}={text!r} is not {what}")
-
-
 def cpu_serial(cpuinfo: str = "/proc/cpuinfo") -> str | None:
     """The Raspberry Pi's CPU serial: the last token of the 'Serial' line."""
     try:
@@ -73,107 +57,106 @@ def cpu_serial(cpuinfo: str = "/proc/cpuinfo") -> str | None:
     return None
 
 
+def env_flag(group, flag: str, variable: str, default=None, about: str = "", **options):
+    """A flag whose default comes from an environment variable, named in its help. With
+    `type=int` or `float` the variable is parsed as one (a bad value raises SettingError)."""
+    kind = options.get("type")
+    if kind in (int, float):
+        default = settings.number(variable, default, kind)
+    else:
+        default = settings.text(variable, default)
+    help_text = f"{variable}: {about}" if about else variable
+    group.add_argument(flag, default=default, help=help_text, **options)
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    radio = p.add_argument_group("radio (REYAX RYLR896 on a serial port)")
+    env_flag(radio, "--port", "LORA_PORT", "/dev/ttyAMA0")
+    env_flag(radio, "--baud", "LORA_BAUD", 115200, "8N1", type=int)
+    env_flag(radio, "--address", "LORA_ADDRESS", 116, "this module's address", type=int)
+    env_flag(radio, "--network-id", "LORA_NETWORK_ID", 6, type=int)
+    env_flag(radio, "--senders", "LORA_SENDERS", "116", "comma-separated node addresses to accept")
+    env_flag(
+        radio,
+        "--cpin-file",
+        "LORA_CPIN_FILE",
+        about="file holding the AES-128 key (else LORA_CPIN)",
+    )
+    mqtt = p.add_argument_group("MQTT (AWS IoT Core)")
+    env_flag(mqtt, "--endpoint", "IOT_ENDPOINT")
+    env_flag(mqtt, "--mqtt-port", "IOT_PORT", 8883, type=int)
+    env_flag(mqtt, "--cert", "IOT_CERT", about="client certificate")
+    env_flag(mqtt, "--key", "IOT_KEY", about="client private key")
+    env_flag(mqtt, "--ca", "IOT_CA", about="e.g. AmazonRootCA1.pem")
+    env_flag(mqtt, "--client-id", "IOT_CLIENT_ID", "lora-iot-gateway-01", "the IoT thing name")
+    env_flag(mqtt, "--topic", "IOT_TOPIC", "lora-iot-demo")
+    env_flag(mqtt, "--keep-alive", "IOT_KEEP_ALIVE", 6, "seconds", type=int)
+    env_flag(
+        mqtt,
+        "--reconnect-max",
+        "IOT_RECONNECT_MAX",
+        60,
+        "longest backoff between attempts, seconds",
+        type=int,
+    )
+    gw = p.add_argument_group("gateway")
+    env_flag(gw, "--gateway-id", "GATEWAY_ID", about="16 hex digits; default: the CPU serial")
+    env_flag(
+        gw,
+        "--spool",
+        "GATEWAY_SPOOL",
+        "lora-gateway-spool.db",
+        "SQLite file of unacknowledged messages",
+    )
+    env_flag(gw, "--spool-max", "GATEWAY_SPOOL_MAX", 1000000, "messages kept at most", type=int)
+    env_flag(
+        gw,
+        "--spool-full",
+        "GATEWAY_SPOOL_FULL",
+        "drop-oldest",
+        "what to drop when full",
+        choices=POLICIES,
+    )
+    env_flag(
+        gw,
+        "--schema-version",
+        "GATEWAY_SCHEMA_VERSION",
+        1,
+        "2 adds msg_id, rssi, snr (to readings of format-1 nodes; format-2 readings are always v3)",
+        type=int,
+        choices=(1, 2),
+    )
+    env_flag(
+        gw,
+        "--stats-interval",
+        "GATEWAY_STATS_INTERVAL",
+        60.0,
+        "seconds between counter logs",
+        type=float,
+    )
+    gw.add_argument(
+        "--dry-run", action="store_true", help="print messages on stdout instead of publishing"
+    )
+    env_flag(
+        gw,
+        "--log-level",
+        "GATEWAY_LOG_LEVEL",
+        "INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="lora-gateway",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    radio = p.add_argument_group("radio (REYAX RYLR896 on a serial port)")
-    radio.add_argument("--port", default=env("LORA_PORT", "/dev/ttyAMA0"), help="LORA_PORT")
-    radio.add_argument(
-        "--baud", type=int, default=number(p, "LORA_BAUD", 115200), help="LORA_BAUD; 8N1"
-    )
-    radio.add_argument(
-        "--address",
-        type=int,
-        default=number(p, "LORA_ADDRESS", 116),
-        help="LORA_ADDRESS: this module's address",
-    )
-    radio.add_argument(
-        "--network-id", type=int, default=number(p, "LORA_NETWORK_ID", 6), help="LORA_NETWORK_ID"
-    )
-    radio.add_argument(
-        "--senders",
-        default=env("LORA_SENDERS", "116"),
-        help="LORA_SENDERS: comma-separated node addresses to accept",
-    )
-    radio.add_argument(
-        "--cpin-file",
-        default=env("LORA_CPIN_FILE"),
-        help="LORA_CPIN_FILE: file holding the AES-128 key (else LORA_CPIN)",
-    )
-    mqtt = p.add_argument_group("MQTT (AWS IoT Core)")
-    mqtt.add_argument("--endpoint", default=env("IOT_ENDPOINT"), help="IOT_ENDPOINT")
-    mqtt.add_argument("--mqtt-port", type=int, default=number(p, "IOT_PORT", 8883), help="IOT_PORT")
-    mqtt.add_argument("--cert", default=env("IOT_CERT"), help="IOT_CERT: client certificate")
-    mqtt.add_argument("--key", default=env("IOT_KEY"), help="IOT_KEY: client private key")
-    mqtt.add_argument("--ca", default=env("IOT_CA"), help="IOT_CA: e.g. AmazonRootCA1.pem")
-    mqtt.add_argument(
-        "--client-id",
-        default=env("IOT_CLIENT_ID", "lora-iot-gateway-01"),
-        help="IOT_CLIENT_ID: the IoT thing name",
-    )
-    mqtt.add_argument("--topic", default=env("IOT_TOPIC", "lora-iot-demo"), help="IOT_TOPIC")
-    mqtt.add_argument(
-        "--keep-alive",
-        type=int,
-        default=number(p, "IOT_KEEP_ALIVE", 6),
-        help="IOT_KEEP_ALIVE: seconds",
-    )
-    mqtt.add_argument(
-        "--reconnect-max",
-        type=int,
-        default=number(p, "IOT_RECONNECT_MAX", 60),
-        help="IOT_RECONNECT_MAX: longest backoff between attempts, seconds",
-    )
-    gw = p.add_argument_group("gateway")
-    gw.add_argument(
-        "--gateway-id",
-        default=env("GATEWAY_ID"),
-        help="GATEWAY_ID: 16 hex digits; default: the CPU serial",
-    )
-    gw.add_argument(
-        "--spool",
-        default=env("GATEWAY_SPOOL", "lora-gateway-spool.db"),
-        help="GATEWAY_SPOOL: SQLite file of unacknowledged messages",
-    )
-    gw.add_argument(
-        "--spool-max",
-        type=int,
-        default=number(p, "GATEWAY_SPOOL_MAX", 1000000),
-        help="GATEWAY_SPOOL_MAX: messages kept at most",
-    )
-    gw.add_argument(
-        "--spool-full",
-        choices=POLICIES,
-        default=env("GATEWAY_SPOOL_FULL", "drop-oldest"),
-        help="GATEWAY_SPOOL_FULL: what to drop when full",
-    )
-    gw.add_argument(
-        "--schema-version",
-        type=int,
-        choices=(1, 2),
-        default=number(p, "GATEWAY_SCHEMA_VERSION", 1),
-        help="GATEWAY_SCHEMA_VERSION: 2 adds msg_id, rssi, snr (to readings of format-1 nodes; "
-        "format-2 readings are always v3)",
-    )
-    gw.add_argument(
-        "--stats-interval",
-        type=float,
-        default=number(p, "GATEWAY_STATS_INTERVAL", 60.0, float),
-        help="GATEWAY_STATS_INTERVAL: seconds between counter logs",
-    )
-    gw.add_argument(
-        "--dry-run", action="store_true", help="print messages on stdout instead of publishing"
-    )
-    gw.add_argument(
-        "--log-level",
-        type=str.upper,
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        default=env("GATEWAY_LOG_LEVEL", "INFO"),
-        help="GATEWAY_LOG_LEVEL",
-    )
+    try:
+        add_flags(p)
+    except settings.SettingError as e:
+        p.error(str(e))
     args = p.parse_args(argv)
     if args.baud not in BAUD_RATES:
         p.error(f"--baud {args.baud} is not a rate the RYLR896 supports: {BAUD_RATES}")
@@ -388,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        cpin = load_cpin(args.cpin_file)
+        cpin = load_cpin(args.cpin_file, settings.radio_key())
         gateway_id = args.gateway_id or cpu_serial()
         if not gateway_id:
             raise ConfigError("--gateway-id is needed: this machine has no CPU serial")

@@ -27,6 +27,7 @@ import time
 import tty
 from pathlib import Path
 
+from gateway import settings
 from gateway.payload import Reading, format_data
 
 CORRUPTIONS = ("length", "non-ascii", "missing-field", "nan", "module-error")
@@ -149,16 +150,16 @@ def seq_of(red: float, green: float) -> int:
 
 
 class Emulator:
-    def __init__(self, args: argparse.Namespace):
+    def __init__(self, args: argparse.Namespace, module_cpin: str = "", node_cpin: str = ""):
         self.args = args
         self.rng = random.Random(args.seed)
-        self.module = Module(args.uid, os.environ.get("RYLR896_MODULE_CPIN", ""))
+        self.module = Module(args.uid, module_cpin)
         self.module.values["IPR"] = str(args.ipr)
         boot_id = None
         if args.payload_version == 2:
             boot_id = int(args.boot_id, 16) if args.boot_id else self.rng.getrandbits(32)
         self.node = Node(args.node_uid, random.Random(args.seed + 1), boot_id)
-        self.node_cpin = os.environ.get("RYLR896_NODE_CPIN", "")
+        self.node_cpin = node_cpin
         self.master = -1
         self.slave_name = ""
         self.attached = False
@@ -392,7 +393,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    emulator = Emulator(parse_args(argv))
+    module_cpin, node_cpin = settings.emulated_keys()
+    emulator = Emulator(parse_args(argv), module_cpin, node_cpin)
 
     def stop(signum, frame):
         emulator.stop = True

@@ -10,7 +10,6 @@ The key is never logged: replies and commands that carry it are redacted everywh
 from __future__ import annotations
 
 import logging
-import os
 import re
 import select
 import time
@@ -41,16 +40,17 @@ class StartupError(Exception):
     """The module did not answer the start-up sequence as expected."""
 
 
-def load_cpin(cpin_file: str | None, environ=os.environ) -> str:
-    """The radio key from --cpin-file or LORA_CPIN (the file wins). The key is never echoed."""
+def load_cpin(cpin_file: str | None, lora_cpin: str | None) -> str:
+    """The radio key from --cpin-file or the value of LORA_CPIN (the file wins). The key is
+    never echoed."""
     if cpin_file:
         source = f"--cpin-file {cpin_file}"
         try:
             key = Path(cpin_file).read_text().strip()
         except OSError as e:
             raise ConfigError(f"cannot read {source}: {e.strerror}") from None
-    elif environ.get("LORA_CPIN"):
-        source, key = "LORA_CPIN", environ["LORA_CPIN"].strip()
+    elif lora_cpin:
+        source, key = "LORA_CPIN", lora_cpin.strip()
     else:
         raise ConfigError("no radio key: set LORA_CPIN or pass --cpin-file (32 hex digits)")
     if len(key) != 32:

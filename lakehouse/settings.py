@@ -74,6 +74,12 @@ def child_environment(**overrides: str) -> dict[str, str]:
     return {**os.environ, **overrides}
 
 
+def export_environment(**values: str) -> None:
+    """Sets variables for this process's later readers and children (a benchmark's stand-in
+    S3 credentials and endpoint, which boto3 and the resources then read as they would on AWS)."""
+    os.environ.update(values)
+
+
 def aws_region() -> str | None:
     return setting("AWS_REGION")
 

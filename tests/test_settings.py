@@ -13,8 +13,8 @@ from lakehouse import settings
 from lakehouse.resources import resources_for_env
 from tests.support.paths import REPO_ROOT
 
-PACKAGE = REPO_ROOT / "lakehouse"
-SETTINGS = PACKAGE / "settings.py"
+ENVIRONMENT_SCANNED = ("lakehouse", "gateway", "bench")
+ENVIRONMENT_READERS = {"settings.py", "resources.py"}
 
 AWS_ENV = {
     "LAKEHOUSE_ENV": "aws",
@@ -29,25 +29,17 @@ AWS_ENV = {
 
 
 def environment_reads(tree: ast.AST) -> list[int]:
-    """Lines reading os.environ / os.getenv. Writing `os.environ[NAME] = value` (exporting to a
-    child process that reads it, as pyspark's JVM does) is not a read."""
-    exports = {
-        id(target.value)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Subscript)
-    }
+    """Lines touching os.environ / os.getenv / os.putenv: reading, and writing too (a value
+    exported for a child process goes through settings as well, or the child gets an `env`)."""
     lines = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv"):
-            is_os = isinstance(node.value, ast.Name) and node.value.id == "os"
-            if is_os and id(node) not in exports:
+            if isinstance(node.value, ast.Name) and node.value.id == "os":
                 lines.append(node.lineno)
         elif isinstance(node, ast.ImportFrom) and node.module == "os":
-            if {a.name for a in node.names} & {"environ", "getenv"}:
+            if {a.name for a in node.names} & {"environ", "getenv", "putenv"}:
                 lines.append(node.lineno)
-    return lines
+    return sorted(lines)
 
 
 def load_time_get_values(tree: ast.Module) -> list[int]:
@@ -73,9 +65,12 @@ def load_time_get_values(tree: ast.Module) -> list[int]:
     return lines
 
 
-def violations(scan) -> list[str]:
-    """`file:line` for each hit of `scan` in every module of lakehouse/ but settings.py."""
-    paths = sorted(p for p in PACKAGE.rglob("*.py") if p != SETTINGS)
+def modules(*roots):
+    return sorted(p for root in roots for p in (REPO_ROOT / root).rglob("*.py"))
+
+
+def violations(scan, paths) -> list[str]:
+    """`file:line` for each hit of `scan` in `paths`."""
     return [
         f"{path.relative_to(REPO_ROOT)}:{line}"
         for path in paths
@@ -83,13 +78,17 @@ def violations(scan) -> list[str]:
     ]
 
 
-def test_only_settings_reads_the_environment():
-    found = violations(environment_reads)
-    assert found == [], "read the environment through lakehouse/settings.py: " + ", ".join(found)
+def test_only_settings_and_resources_read_the_environment():
+    """lakehouse/, the gateway and the benchmarks: only modules named settings.py (lakehouse's,
+    the gateway's own) or resources.py touch the process environment."""
+    paths = [p for p in modules(*ENVIRONMENT_SCANNED) if p.name not in ENVIRONMENT_READERS]
+    assert len(paths) > 100  # the scan sees the packages, not an empty glob
+    found = violations(environment_reads, paths)
+    assert found == [], "read the environment through a settings module: " + ", ".join(found)
 
 
 def test_nothing_resolves_an_env_var_at_module_or_class_level():
-    found = violations(load_time_get_values)
+    found = violations(load_time_get_values, modules("lakehouse"))
     assert found == [], "EnvVar.get_value() while loading: " + ", ".join(found)
 
 
@@ -99,9 +98,10 @@ def test_the_scans_see_what_they_forbid():
         "os.environ['B'] = 'exported'\nY = dg.EnvVar('C').get_value()\n"
         "class R:\n    z = dg.EnvVar('D').get_value()\n"
         "    def run(self):\n        return dg.EnvVar('E').get_value()\n"
+        "child = {**os.environ, 'F': '1'}\n"
     )
     tree = ast.parse(source)
-    assert environment_reads(tree) == [2, 3]
+    assert environment_reads(tree) == [2, 3, 4, 10]
     assert load_time_get_values(tree) == [5, 7]
 
 

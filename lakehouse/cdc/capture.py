@@ -46,7 +46,7 @@ from psycopg.conninfo import conninfo_to_dict
 from lakehouse.cdc import pgoutput
 from lakehouse.cdc.records import row_values
 from lakehouse.cdc.sink import CaptureReport, CdcSink, TopicState
-from lakehouse.cdc.tables import CdcError, Column, Table, check_identifier
+from lakehouse.cdc.tables import CdcError, Column, Table, check_identifier, parse_table_list
 from lakehouse.storage import ObjectStore
 
 try:  # parses wal2json's output about twice as fast; present through dagster-dbt and trino
@@ -118,6 +118,26 @@ class CaptureSettings:
     plugin: str = "pgoutput"  # Debezium's plugin.name
     publication: str = "dbz_publication"  # publication.name (pgoutput only)
     publication_autocreate: str = "all_tables"  # publication.autocreate.mode
+
+    @classmethod
+    def from_options(cls, options, once: bool, poll_interval_ms: int = 500) -> CaptureSettings:
+        """From the options as `lakehouse-cdc` and the `moma_source` resource both name them
+        (dsn, slot, server_name, tables as `schema.table,...`, flush_size, rotate_interval_ms,
+        format, plugin, publication, publication_autocreate_mode)."""
+        return cls(
+            dsn=options.dsn,
+            slot=options.slot,
+            server=options.server_name,
+            tables=tuple(parse_table_list(options.tables)),
+            flush_size=options.flush_size,
+            rotate_interval_ms=options.rotate_interval_ms,
+            fmt=options.format,
+            once=once,
+            poll_interval_ms=poll_interval_ms,
+            plugin=options.plugin,
+            publication=options.publication,
+            publication_autocreate=options.publication_autocreate_mode,
+        )
 
 
 def check_server(conn: psycopg.Connection, where: str) -> None:

@@ -131,20 +131,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
             raise CdcError("no source database: pass --dsn or set MOMA_SOURCE_DSN")
         from lakehouse.cdc.capture import CaptureSettings, capture
 
-        settings = CaptureSettings(
-            dsn=args.dsn,
-            slot=args.slot,
-            server=args.server_name,
-            tables=tuple(parse_table_list(args.tables)),
-            flush_size=args.flush_size,
-            rotate_interval_ms=args.rotate_interval_ms,
-            fmt=args.format,
-            once=args.once,
-            poll_interval_ms=args.poll_interval_ms,
-            plugin=args.plugin,
-            publication=args.publication,
-            publication_autocreate=args.publication_autocreate_mode,
-        )
+        settings = CaptureSettings.from_options(args, args.once, args.poll_interval_ms)
         report = capture(settings, store, stop)
     records = sum(o.records for o in report.objects)
     log.info("wrote %d objects, %d records to %s", len(report.objects), records, report.root_uri)

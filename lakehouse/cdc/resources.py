@@ -83,20 +83,7 @@ class PostgresMomaSource(MomaSource):
         return [f"{self.server_name}.{s}.{t}" for s, t in parse_table_list(self.tables)]
 
     def capture(self, lake: ObjectStore) -> CaptureReport:
-        settings = CaptureSettings(
-            dsn=self.dsn,
-            slot=self.slot,
-            server=self.server_name,
-            tables=tuple(parse_table_list(self.tables)),
-            flush_size=self.flush_size,
-            rotate_interval_ms=self.rotate_interval_ms,
-            fmt=self.format,
-            once=True,
-            plugin=self.plugin,
-            publication=self.publication,
-            publication_autocreate=self.publication_autocreate_mode,
-        )
-        return capture(settings, lake)
+        return capture(CaptureSettings.from_options(self, once=True), lake)
 
 
 class DebeziumMomaSource(MomaSource):

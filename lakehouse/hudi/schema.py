@@ -21,6 +21,8 @@ META_FIELDS = (
 )
 META_SCHEMA = pa.schema([pa.field(name, pa.string()) for name in META_FIELDS])
 UTC_MICROS = pa.timestamp("us", tz="UTC")
+# The Avro primitive of each Arrow type that has one (the reverse of the reader's mapping).
+AVRO_PRIMITIVES = {arrow: avro for avro, arrow in ARROW_TYPES.items()}
 
 
 def _normalize_type(t: pa.DataType, where: str) -> pa.DataType:
@@ -56,16 +58,7 @@ def _normalize_type(t: pa.DataType, where: str) -> pa.DataType:
         return pa.struct(
             [pa.field(f.name, _normalize_type(f.type, f"{where}.{f.name}")) for f in t]
         )
-    if (
-        pa.types.is_boolean(t)
-        or pa.types.is_int32(t)
-        or pa.types.is_int64(t)
-        or pa.types.is_float32(t)
-        or pa.types.is_float64(t)
-        or pa.types.is_string(t)
-        or pa.types.is_binary(t)
-        or pa.types.is_date32(t)
-    ):
+    if t in AVRO_PRIMITIVES or pa.types.is_date32(t):
         return t
     raise HudiSchemaError(f"{where}: type {t} is not supported in a Hudi table")
 
@@ -90,20 +83,8 @@ def _decimal_size(precision: int) -> int:
 
 
 def _avro_type(t: pa.DataType, name: str, namespace: str) -> object:
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_int32(t):
-        return "int"
-    if pa.types.is_int64(t):
-        return "long"
-    if pa.types.is_float32(t):
-        return "float"
-    if pa.types.is_float64(t):
-        return "double"
-    if pa.types.is_string(t):
-        return "string"
-    if pa.types.is_binary(t):
-        return "bytes"
+    if t in AVRO_PRIMITIVES:
+        return AVRO_PRIMITIVES[t]
     if pa.types.is_date32(t):
         return {"type": "int", "logicalType": "date"}
     if pa.types.is_timestamp(t):

@@ -7,7 +7,6 @@ jar stops with one line naming what is missing.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,8 +77,10 @@ def session(
 ):
     """A local[2] SparkSession with the pinned Hudi bundle (and s3a when an endpoint is given)."""
     pyspark = _pyspark()
-    # pyspark starts its JVM with this process's environment: export, not a setting read.
-    os.environ["JAVA_HOME"] = java_home()
+    # A missing Java stops here with one line. pyspark starts its JVM with this process's
+    # environment (it takes no `env`), where spark-class finds the same Java: JAVA_HOME if
+    # set, else `java` on PATH, which is what java_home() resolves.
+    java_home()
     jars = engine_jars(s3a=s3a_endpoint is not None)
     builder = pyspark.sql.SparkSession.builder.master(MASTER).appName("lakehouse-hudi")
     conf = {**SESSION_CONF, "spark.jars": ",".join(str(j) for j in jars)}

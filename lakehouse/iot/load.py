@@ -81,6 +81,11 @@ def replace_partition(
 ) -> None:
     """Delete the partition's rows, then load exactly the manifest's files."""
     session.execute(table.delete_partition(session.dialect), [value])
+    append_manifest(session, table, lake, manifest_key)
+
+
+def append_manifest(session: Session, table: Table, lake: ObjectStore, manifest_key: str) -> None:
+    """Adds exactly the manifest's files to the table (`COPY ... MANIFEST` on Redshift)."""
     urls = manifest_urls(lake, manifest_key)
     if not urls:
         return

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from lakehouse.iot.landing import hour_prefix, partition_of, read_records
 from lakehouse.iot.load import (
-    copy_role,
+    append_manifest,
     ensure_tables,
     manifest_urls,
     replace_all_from_csv,
@@ -36,7 +36,6 @@ from lakehouse.iot.tables import (
     DIMENSIONS,
     MESSAGE,
     QUARANTINE,
-    REDSHIFT,
     SENSOR_MESSAGES,
 )
 from lakehouse.storage import ObjectStore, StorageError
@@ -416,17 +415,6 @@ def _loaded_ids(session, typed: list[dict]) -> dict[str, tuple[object, str]]:
     return found
 
 
-def _append(session, table, lake: ObjectStore, manifest_key: str) -> None:
-    """Adds exactly the manifest's files to the table (no partition is replaced)."""
-    urls = manifest_urls(lake, manifest_key)
-    if not urls:
-        return
-    if session.dialect == REDSHIFT:
-        session.execute(table.copy_json(lake.uri(manifest_key), copy_role(session)))
-    else:
-        session.execute(table.insert_json(), [urls])
-
-
 def _objects_in_warehouse(session, hour: dt.datetime) -> set[str]:
     """The landed objects whose rows (typed or quarantined) the hour holds."""
     return {
@@ -486,7 +474,7 @@ def _load_object(
         )
     ]
     for table, part in parts:
-        _append(session, table, lake, part.manifest_key)
+        append_manifest(session, table, lake, part.manifest_key)
     return load, [part.manifest_key for _, part in parts]
 
 

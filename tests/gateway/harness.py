@@ -132,7 +132,8 @@ def seq_of_message(payload: bytes) -> int:
 
 class ScriptedModule:
     """A pty whose far end is the emulator's Module: it answers the start-up commands, then
-    writes the given lines once, exactly. For tests that need byte-exact input."""
+    writes the given lines once, exactly (and whatever `write` is given later). For tests and
+    benchmarks that need byte-exact input."""
 
     def __init__(self, link: Path, after_startup: list[bytes], commands: int = 12):
         self.link = link
@@ -141,6 +142,7 @@ class ScriptedModule:
         self.received: list[bytes] = []
         self.module = Module("0447383033363932003C0035")
         self.stop = threading.Event()
+        self.configured = threading.Event()  # the start-up commands are answered
 
     def __enter__(self):
         self.master, slave = os.openpty()
@@ -168,7 +170,14 @@ class ScriptedModule:
                 os.write(self.master, self.module.handle(line + b"\n"))
                 if len(self.received) == self.commands:
                     for out in self.after_startup:
-                        os.write(self.master, out)
+                        self.write(out)
+                    self.configured.set()
+
+    def write(self, data: bytes) -> None:
+        """Writes all of data to the port (a pty takes a large write in parts)."""
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.master, view) :]
 
     def __exit__(self, *exc):
         self.stop.set()

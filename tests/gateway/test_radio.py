@@ -157,19 +157,19 @@ def test_silence_is_a_clear_error():
 
 
 def test_load_cpin(tmp_path):
-    assert load_cpin(None, {"LORA_CPIN": TEST_CPIN}) == TEST_CPIN
+    assert load_cpin(None, TEST_CPIN) == TEST_CPIN
     key_file = tmp_path / "cpin"
     key_file.write_text(TEST_CPIN + "\n")
-    assert load_cpin(str(key_file), {"LORA_CPIN": "ignored"}) == TEST_CPIN
+    assert load_cpin(str(key_file), "ignored") == TEST_CPIN
     with pytest.raises(ConfigError, match="has 31 characters; it must be 32 hex digits") as e:
-        load_cpin(None, {"LORA_CPIN": TEST_CPIN[:-1]})
+        load_cpin(None, TEST_CPIN[:-1])
     assert TEST_CPIN[:-1] not in str(e.value)
     with pytest.raises(ConfigError, match="must be 32 hex digits 0-9, A-F"):
-        load_cpin(None, {"LORA_CPIN": TEST_CPIN.lower()})
+        load_cpin(None, TEST_CPIN.lower())
     with pytest.raises(ConfigError, match="no radio key: set LORA_CPIN or pass --cpin-file"):
-        load_cpin(None, {})
+        load_cpin(None, None)
     with pytest.raises(ConfigError, match=r"cannot read --cpin-file .*missing: No such file"):
-        load_cpin(str(tmp_path / "missing"), {})
+        load_cpin(str(tmp_path / "missing"), None)
 
 
 class ChunkPort:
