@@ -63,12 +63,6 @@ def s3_endpoint_env() -> object:
     return dg.EnvVar(name) if name else None
 
 
-def s3_options() -> dict[str, str]:
-    """Storage options for the Hudi library (which reads no environment): endpoint and region."""
-    options = {"aws_endpoint_url": s3_endpoint_url(), "aws_region": aws_region()}
-    return {key: value for key, value in options.items() if value}
-
-
 def child_environment(**overrides: str) -> dict[str, str]:
     """This process's environment plus `overrides`, for a subprocess (spark-submit, dbt)."""
     return {**os.environ, **overrides}
