@@ -8,7 +8,7 @@ from pathlib import Path
 
 ENVIRONMENTS = ("local", "aws")
 
-# Variables `aws` cannot run without. AWS credentials themselves come from boto3's default
+# Variables `aws` cannot run without. AWS credentials themselves come from the AWS SDKs' default
 # chain (instance profile, AWS_PROFILE or AWS_ACCESS_KEY_ID/...), so they are not listed.
 AWS_REQUIRED = (
     "AWS_REGION",
