@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             for table in ("artists", "artworks"):
                 local = Path(lake.root_uri) / "hudi" / COW / table
                 uri = mirror(stack, local, f"hudi/{COW}/{table}")
-                state = HudiState(uri, storage_options=stack.storage_options)
+                state = HudiState(uri, stack.filesystem)
                 for entry in state.catalog_tables(COW, table):
                     glue.sync_hudi(entry, state)
             print(f"Trino started in {trino.startup_seconds:.1f} s", flush=True)

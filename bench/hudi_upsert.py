@@ -339,7 +339,7 @@ def main() -> None:
         hudi = [engines["hudi_cow"], engines["hudi_mor"]]
         others = [engines["delta_rs"], engines["duckdb"]]
         if args.spark:
-            from lakehouse.hudi import spark
+            from lakehouse import hudi_spark as spark
 
             startup, session = timed(
                 lambda: spark.session(extra_conf={"spark.driver.memory": "4g"})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ENVIRONMENTS = ("local", "aws")
 
-# Variables `aws` cannot run without. AWS credentials themselves come from boto3's default
+# Variables `aws` cannot run without. AWS credentials themselves come from the AWS SDKs' default
 # chain (instance profile, AWS_PROFILE or AWS_ACCESS_KEY_ID/...), so they are not listed.
 AWS_REQUIRED = (
     "AWS_REGION",
@@ -61,12 +61,6 @@ def s3_endpoint_env() -> object:
 
     name = s3_endpoint_variable()
     return dg.EnvVar(name) if name else None
-
-
-def s3_options() -> dict[str, str]:
-    """Storage options for the Hudi library (which reads no environment): endpoint and region."""
-    options = {"aws_endpoint_url": s3_endpoint_url(), "aws_region": aws_region()}
-    return {key: value for key, value in options.items() if value}
 
 
 def child_environment(**overrides: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ import ast
 import dagster as dg
 import pytest
 
-from lakehouse import settings
+from lakehouse import settings, storage
 from lakehouse.resources import resources_for_env
 from tests.support.paths import REPO_ROOT
 
@@ -163,7 +163,7 @@ def test_the_s3_endpoint_follows_the_aws_sdk_precedence(service, shared, expecte
         else:
             monkeypatch.setenv(name, value)
     assert settings.s3_endpoint_url() == expected
-    assert settings.s3_options().get("aws_endpoint_url") == expected
+    assert storage.S3Connection.from_settings().endpoint_url == expected
     for key, value in AWS_ENV.items():
         monkeypatch.setenv(key, value)
     lake = resources_for_env("aws")["lake"]

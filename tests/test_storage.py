@@ -1,10 +1,26 @@
+"""The one storage layer (lakehouse.storage): the same tests on a local directory and on S3
+(moto_server on loopback, reached through the endpoint variables as a deployment reaches it)."""
+
 import re
+import threading
+from pathlib import Path
 
 import boto3
+import pyarrow.fs as pafs
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from lakehouse.storage import LocalObjectStore, S3ObjectStore, StorageError, store_for_uri
+from lakehouse.storage import (
+    LocalObjectStore,
+    S3ObjectStore,
+    StorageError,
+    delete_file,
+    filesystem,
+    list_files,
+    read_bytes,
+    store_for_uri,
+    write_atomic,
+)
 from tests.support.moto import CREDENTIALS, moto_server
 
 
@@ -83,5 +99,110 @@ def test_store_for_uri(tmp_path):
     assert isinstance(store_for_uri(str(tmp_path)), LocalObjectStore)
     s3 = store_for_uri("s3://bucket/some/prefix")
     assert (s3.bucket, s3.prefix) == ("bucket", "some/prefix")
-    with pytest.raises(StorageError, match="only local directories and s3://"):
+    with pytest.raises(StorageError, match="^gs://bucket/x: unsupported scheme"):
         store_for_uri("gs://bucket/x")
+
+
+@pytest.fixture(params=["local", "s3"])
+def root_uri(request, tmp_path, monkeypatch):
+    """A root URI of either kind. S3 is found only through the environment, with the AWS SDK's
+    precedence: the service-specific variable names moto, the global one a dead port."""
+    if request.param == "local":
+        return str(tmp_path / "lake")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    for k, v in CREDENTIALS.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    bucket = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:50]
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/lake"
+
+
+def test_one_layer_for_local_and_s3(root_uri):
+    fs, root = filesystem(root_uri)
+    kind = pafs.S3FileSystem if root_uri.startswith("s3://") else pafs.LocalFileSystem
+    assert isinstance(fs, kind)
+    write_atomic(fs, f"{root}/t/a/1.txt", b"one")
+    write_atomic(fs, f"{root}/t/ab.txt", b"ab")
+    write_atomic(fs, f"{root}/u.txt", b"u")
+    write_atomic(fs, f"{root}/t/a/1.txt", b"one again")  # an overwrite replaces it
+    assert read_bytes(fs, f"{root}/t/a/1.txt", "uri") == b"one again"
+    assert [(o.key, o.size) for o in list_files(fs, root, "t/a")] == [
+        ("t/a/1.txt", 9),
+        ("t/ab.txt", 2),
+    ]
+    assert [o.key for o in list_files(fs, root, "t/a/")] == ["t/a/1.txt"]
+    assert list_files(fs, root, "nothing/") == []
+    delete_file(fs, f"{root}/t/a/1.txt")
+    delete_file(fs, f"{root}/t/a/1.txt")  # gone already: not an error
+    assert [o.key for o in list_files(fs, root)] == ["t/ab.txt", "u.txt"]
+    with pytest.raises(StorageError) as error:
+        read_bytes(fs, f"{root}/t/a/1.txt", f"{root_uri}/t/a/1.txt")
+    assert str(error.value) == f"no object {root_uri}/t/a/1.txt"
+
+
+def test_a_reader_sees_a_whole_object_or_the_previous_one(root_uri):
+    """Atomic visibility: while one thread overwrites an object again and again, another
+    reads it; every read is one whole version, never a truncated or mixed one."""
+    fs, root = filesystem(root_uri)
+    path = f"{root}/atomic.bin"
+    versions = [bytes([i]) * (2 << 20) for i in range(1, 4)]
+    write_atomic(fs, path, versions[0])
+    done, seen, bad = threading.Event(), set(), []
+
+    def read_until_done():
+        while not done.is_set():
+            data = read_bytes(fs, path, root_uri)
+            if data in versions:
+                seen.add(data[0])
+            else:
+                bad.append(len(data))
+
+    reader = threading.Thread(target=read_until_done)
+    reader.start()
+    try:
+        for round_ in range(12):
+            write_atomic(fs, path, versions[round_ % 3])
+    finally:
+        done.set()
+        reader.join()
+    assert bad == []
+    assert len(seen) >= 1
+    if root_uri.startswith("/"):  # no temporary file is left or listed
+        assert [o.key for o in list_files(fs, root)] == ["atomic.bin"]
+        assert sorted(p.name for p in Path(root).iterdir()) == ["atomic.bin"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("gs://bucket/x", "gs://bucket/x: unsupported scheme; use a local path or s3://bucket/key"),
+        ("s3://", "s3://: names no bucket (use s3://bucket/key)"),
+        ("s3:///key", "s3:///key: names no bucket (use s3://bucket/key)"),
+    ],
+)
+def test_a_bad_uri_is_one_storage_error_naming_it(uri, message):
+    with pytest.raises(StorageError) as error:
+        filesystem(uri)
+    assert str(error.value) == message
+
+
+def test_a_missing_object_is_one_line_naming_its_uri(store):
+    with pytest.raises(StorageError) as error:
+        store.get_bytes("raw/missing.txt")
+    assert str(error.value) == f"no object {store.uri('raw/missing.txt')}"
+    with (
+        pytest.raises(StorageError, match="^no object .*raw/missing.txt$"),
+        store.local_copy("raw/missing.txt"),
+    ):
+        pass
+
+
+def test_the_store_gives_hudi_its_own_s3_connection(s3_store):
+    """What the Hudi library is given: the lake's filesystem (its endpoint), for any URI."""
+    fs, path = s3_store.filesystem(s3_store.uri("hudi/t"))
+    write_atomic(fs, f"{path}/x", b"x")
+    assert s3_store.get_bytes("hudi/t/x") == b"x"
+    local_fs, local = s3_store.filesystem("/tmp/props")
+    assert isinstance(local_fs, pafs.LocalFileSystem) and local == "/tmp/props"

@@ -14,7 +14,6 @@ from lakehouse.catalog.spec import CatalogError
 from lakehouse.hudi import HudiError
 from lakehouse.moma.tables import HUDI_TABLES, HudiTableDef
 from lakehouse.run_policy import NETWORK_RETRY
-from lakehouse.settings import s3_options
 from lakehouse.storage import ObjectStore
 
 OWNERS = ["team:data-platform"]
@@ -52,7 +51,7 @@ def build_catalog_asset(table: HudiTableDef) -> dg.AssetsDefinition:
     def _sync(context: dg.AssetExecutionContext, catalog: Catalog, lake: ObjectStore):
         base_uri = lake.uri(table.base_key)
         try:
-            state = HudiState(base_uri, s3_options())
+            state = HudiState(base_uri, lake.filesystem)
             entries = state.catalog_tables(
                 table.database, table.name, f"Apache Hudi table {table.qualified}"
             )

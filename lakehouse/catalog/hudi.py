@@ -142,8 +142,9 @@ class HudiState:
     """A Hudi table as of one read of its timeline: the latest committed file slices, the rows
     they hold per partition, and the partitions each commit changed."""
 
-    def __init__(self, base_uri: str, storage_options: dict[str, str] | None = None):
-        self.table = HudiTable.open(base_uri, storage_options=storage_options)
+    def __init__(self, base_uri: str, filesystem=None):
+        """filesystem: `lakehouse.storage.filesystem` or a store's; local paths without it."""
+        self.table = HudiTable.open(base_uri, filesystem=filesystem)
         self.uri = self.table.base_path
         self.timeline = self.table.timeline()
         self.latest_instant: str | None = self.timeline.latest_commit_time()

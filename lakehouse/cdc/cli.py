@@ -9,7 +9,7 @@
 Without --once it streams until SIGTERM/SIGINT, then writes what it holds and exits 0.
 --simulate N writes N batches of the built-in change simulator instead (no database).
 The DSN may come from MOMA_SOURCE_DSN (keeps a password out of the process list), and libpq's
-PGPASSWORD / ~/.pgpass work as usual. An S3 target uses boto3's credential chain and
+PGPASSWORD / ~/.pgpass work as usual. An S3 target uses the AWS default credential chain and
 AWS_ENDPOINT_URL_S3 (else AWS_ENDPOINT_URL) for S3-compatible servers.
 """
 

@@ -6,8 +6,12 @@ config = HudiConfig(TableConfig("artists", record_key_fields=("artist_id",),
                                 precombine_field="__source_ts_ms",
                                 partition_fields=("nationality",),
                                 table_type="MERGE_ON_READ"))
-table = HudiTable.open_or_create("s3://bucket/moma/artists_mor", config)
+table = HudiTable.open_or_create("s3://bucket/moma/artists_mor", config, filesystem)
 result = table.upsert(arrow_table, source_checkpoint="1640401891087")
+
+`filesystem(uri) -> (pyarrow.fs.FileSystem, path)` is given, as hudi-rs's Storage is given its
+object store: this package reads no settings and imports nothing else from `lakehouse` (the
+lakehouse passes `lakehouse.storage.filesystem`); without it only local paths are readable.
 
 Reading (modelled on hudi-rs's `Table`): `table.timeline()` (instants with action, state and
 time; `commit_metadata(instant)` of completed writes), `table.file_slices(as_of=...)` (base
@@ -16,7 +20,7 @@ fields), `table.partition_fields` and `table.config` (key generator, hive style,
 `table.snapshot(as_of=...)`.
 
 Code outside this package imports only the names in `__all__`, and the modules in
-PUBLIC_MODULES (the DeltaStreamer-compatible CLI, the EMR step builder, Spark); the rest are
+PUBLIC_MODULES (the DeltaStreamer-compatible CLI, the EMR step builder); the rest are
 internals (tests/hudi/test_public_api.py checks it).
 """
 
@@ -48,7 +52,7 @@ from lakehouse.hudi.timeline import (
     Timeline,
 )
 
-PUBLIC_MODULES = ("cli", "deltastreamer", "emr", "spark")
+PUBLIC_MODULES = ("cli", "deltastreamer", "emr")
 
 __all__ = [
     "CHECKPOINT_KEY",

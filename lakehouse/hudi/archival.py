@@ -27,7 +27,7 @@ import struct
 import fastavro
 
 from lakehouse.hudi import logfile
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 from lakehouse.hudi.timeline import (
     CLEAN_METADATA,
     CLEANER_PLAN,

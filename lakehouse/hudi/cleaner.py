@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from lakehouse.hudi.config import CLEANER_POLICIES, WriteOptions
 from lakehouse.hudi.file_group import FileSystemView
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 from lakehouse.hudi.timeline import (
     CLEAN_METADATA,
     CLEANER_PLAN,

@@ -20,6 +20,7 @@ import sys
 
 from lakehouse.hudi.config import HudiError
 from lakehouse.hudi.deltastreamer import AVRO_DFS_SOURCE, DeltaStreamerArgs, run
+from lakehouse.hudi.table_storage import FileSystemFor
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,9 +47,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, storage_options: dict[str, str] | None = None) -> int:
-    """`storage_options`: S3 endpoint and region, from the caller's settings (the
-    `lakehouse-deltastreamer` script passes lakehouse.settings.s3_options())."""
+def main(argv: list[str] | None = None, filesystem: FileSystemFor | None = None) -> int:
+    """`filesystem`: uri -> (pyarrow filesystem, path) for s3:// URIs (the
+    `lakehouse-deltastreamer` script passes lakehouse.storage.filesystem); local paths only
+    without it."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     ns = parser().parse_args(argv)
     if ns.continuous:
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None, storage_options: dict[str, str] | None =
         payload_class=ns.payload_class,
         source_limit=ns.source_limit,
         enable_sync=ns.enable_sync,
-        storage_options=dict(storage_options or {}),
+        filesystem=filesystem,
     )
     try:
         result = run(args)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from lakehouse.hudi.files import MARKER_TYPE, MARKER_TYPE_FILE, MARKERS_FILE, TEMP
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 from lakehouse.hudi.timeline import COMPLETED, INFLIGHT, META, REQUESTED, instant_file
 
 

@@ -43,8 +43,8 @@ from lakehouse.hudi.config import (
 from lakehouse.hudi.props import Properties, PropertiesError
 from lakehouse.hudi.props import parse as parse_properties
 from lakehouse.hudi.schema import arrow_from_avro
-from lakehouse.hudi.storage import Storage, StorageError
 from lakehouse.hudi.table import CommitResult, HudiTable
+from lakehouse.hudi.table_storage import FileSystemFor, Storage
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +85,12 @@ PARQUET_CODECS = ("snappy", "gzip", "zstd", "lz4", "brotli", "uncompressed")
 
 
 def load_properties(
-    path: str, overrides: list[str] | None = None, storage_options: dict[str, str] | None = None
+    path: str, overrides: list[str] | None = None, filesystem: FileSystemFor | None = None
 ) -> Properties:
     """A DeltaStreamer props file (local path or s3://) with its `include=` files, then
     `--hoodie-conf key=value` overrides."""
     props = Properties()
-    _load(path, props, set(), storage_options)
+    _load(path, props, set(), filesystem)
     for item in overrides or []:
         if "=" not in item:
             raise HudiConfigError(f"--hoodie-conf {item!r} is not key=value")
@@ -99,24 +99,22 @@ def load_properties(
     return props
 
 
-def _read_text(uri: str, storage_options: dict[str, str] | None = None) -> str:
+def _read_text(uri: str, filesystem: FileSystemFor | None = None) -> str:
     parent, _, name = uri.rstrip("/").rpartition("/")
     try:
-        return Storage(parent or ".", storage_options).read(name).decode("utf-8")
-    except StorageError as e:
+        return Storage(parent or ".", filesystem).read(name).decode("utf-8")
+    except FileNotFoundError as e:
         raise HudiConfigError(f"cannot read properties file {uri}: {e}") from None
     except UnicodeDecodeError as e:
         raise HudiConfigError(f"{uri} is not UTF-8 text: {e}") from None
 
 
-def _load(
-    uri: str, into: Properties, seen: set[str], storage_options: dict[str, str] | None
-) -> None:
+def _load(uri: str, into: Properties, seen: set[str], filesystem: FileSystemFor | None) -> None:
     if uri in seen:
         raise HudiConfigError(f"{uri} includes itself")
     seen.add(uri)
     try:
-        props = parse_properties(_read_text(uri, storage_options), uri)
+        props = parse_properties(_read_text(uri, filesystem), uri)
     except PropertiesError as e:
         raise HudiConfigError(str(e)) from None
     include = props.values.pop("include", None)
@@ -128,7 +126,7 @@ def _load(
             else posixpath.join(uri.rpartition("/")[0] or ".", include)
         )
         try:
-            _load(target, into, seen, storage_options)
+            _load(target, into, seen, filesystem)
         except HudiConfigError as e:
             raise HudiConfigError(f"{where}: include={include}: {e}") from None
     into.update(props)
@@ -150,8 +148,8 @@ class DeltaStreamerArgs:
     hoodie_conf: list[str] = field(default_factory=list)
     payload_class: str | None = None
     source_limit: int | None = None
-    # S3 endpoint and region from the caller's settings (this library reads no environment).
-    storage_options: dict[str, str] = field(default_factory=dict)
+    # uri -> (filesystem, path) for s3:// and the like (this library reads no settings).
+    filesystem: FileSystemFor | None = None
     enable_sync: bool = False
 
 
@@ -167,7 +165,7 @@ class Job:
     source_limit: int | None
     props: Properties
     unknown_keys: tuple[str, ...] = ()
-    storage_options: dict[str, str] = field(default_factory=dict)
+    filesystem: FileSystemFor | None = None
 
 
 def unknown_keys(props: Properties) -> tuple[str, ...]:
@@ -218,7 +216,7 @@ def _keygen_settings(props: Properties) -> tuple[str | None, dict[str, str]]:
 
 
 def build_job(args: DeltaStreamerArgs) -> Job:
-    props = load_properties(args.props, args.hoodie_conf, args.storage_options)
+    props = load_properties(args.props, args.hoodie_conf, args.filesystem)
     if args.table_type not in TABLE_TYPES:
         raise HudiConfigError(f"--table-type {args.table_type!r} is not one of {TABLE_TYPES}")
     op = args.op.upper()
@@ -394,7 +392,7 @@ def build_job(args: DeltaStreamerArgs) -> Job:
         source_limit=args.source_limit,
         props=props,
         unknown_keys=unknown,
-        storage_options=args.storage_options,
+        filesystem=args.filesystem,
     )
 
 
@@ -414,7 +412,7 @@ def read_source(job: Job, after: str | None) -> SourceBatch:
         raise HudiConfigError(
             f"the table's checkpoint {after!r} is not a modification time in milliseconds"
         ) from None
-    root = Storage(job.dfs_root, job.storage_options)
+    root = Storage(job.dfs_root, job.filesystem)
     if not root.is_dir(""):
         # Hudi's DFSPathSelector fails on a missing root too; an empty run would hide a typo.
         raise HudiConfigError(
@@ -441,7 +439,7 @@ def read_source(job: Job, after: str | None) -> SourceBatch:
         return SourceBatch([], None, after)
     reader_schema = None
     if job.schema_file:
-        text = _read_text(job.schema_file, job.storage_options)
+        text = _read_text(job.schema_file, job.filesystem)
         try:
             reader_schema = fastavro.parse_schema(json.loads(text))
         except (ValueError, fastavro.schema.SchemaParseException) as e:
@@ -495,7 +493,7 @@ def run(args: DeltaStreamerArgs) -> RunResult:
     source files before writing anything."""
     job = build_job(args)
     try:
-        table = HudiTable.open(job.base_path, job.config.write, job.storage_options,
+        table = HudiTable.open(job.base_path, job.config.write, job.filesystem,
                                keygen_props=dict(job.config.table.keygen_props))  # fmt: skip
         table._check_matches(job.config.table)
         previous = table.last_checkpoint()
@@ -506,6 +504,6 @@ def run(args: DeltaStreamerArgs) -> RunResult:
         return RunResult(None, [], previous)
     if table is None:
         # Created only once the source is known to be good (refuses a non-empty directory).
-        table = HudiTable.create(job.base_path, job.config, job.storage_options)
+        table = HudiTable.create(job.base_path, job.config, job.filesystem)
     result = table.write(batch.data, job.operation, source_checkpoint=batch.checkpoint)
     return RunResult(result, batch.files, batch.checkpoint)

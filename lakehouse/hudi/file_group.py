@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakehouse.hudi import logfile
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 
 BASE_FILE = re.compile(r"^(?P<fid>[^_.]+)_(?P<token>[^_]+)_(?P<ts>\d{14}|\d{17})\.parquet$")
 LOG_FILE = re.compile(

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakehouse.hudi.bloom import DEFAULT_SIZING, TYPE_CODE, BloomSizing, dynamic_bloom_filter
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 
 # Column statistics cost most on unique strings; these meta columns need none: no query filters
 # on sequence numbers or the file name, and the keys' range is in the footer already

@@ -29,7 +29,7 @@ from lakehouse.hudi.bloom import (
     key_positions,
 )
 from lakehouse.hudi.file_group import FileSlice
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 
 KEY = "_hoodie_record_key"
 

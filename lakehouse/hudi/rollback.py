@@ -8,7 +8,7 @@ import time
 
 from lakehouse.hudi import cleaner
 from lakehouse.hudi.files import TEMP, marker_names
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 from lakehouse.hudi.timeline import (
     COMPLETED,
     INFLIGHT,

@@ -47,7 +47,7 @@ from lakehouse.hudi.schema import (
     data_schema_with_meta,
     with_meta_fields,
 )
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import FileSystemFor, Storage
 from lakehouse.hudi.timeline import (
     CHECKPOINT_KEY,
     META,
@@ -92,7 +92,7 @@ class CommitResult:
 
 
 class HudiTable:
-    """A Hudi table at a local path or s3:// URI."""
+    """A Hudi table at a base URI, on the filesystem given for it (local paths by default)."""
 
     def __init__(
         self,
@@ -115,12 +115,13 @@ class HudiTable:
         cls,
         base_path: str,
         write: WriteOptions | None = None,
-        storage_options: dict[str, str] | None = None,
+        filesystem: FileSystemFor | None = None,
         keygen_props: dict[str, str] | None = None,
     ) -> HudiTable:
-        """keygen_props: hoodie.keygen.timebased.* settings the table does not store (Spark
-        SQL keeps timestamp.type out of hoodie.properties)."""
-        storage = Storage(base_path, storage_options)
+        """filesystem: uri -> (pyarrow filesystem, path) for non-local base paths (this package
+        reads no settings). keygen_props: hoodie.keygen.timebased.* settings the table does
+        not store (Spark SQL keeps timestamp.type out of hoodie.properties)."""
+        storage = Storage(base_path, filesystem)
         if not storage.exists(PROPERTIES):
             raise NotAHudiTableError(
                 f"{base_path} is not a Hudi table: {PROPERTIES} does not exist"
@@ -134,9 +135,9 @@ class HudiTable:
 
     @classmethod
     def create(
-        cls, base_path: str, config: HudiConfig, storage_options: dict[str, str] | None = None
+        cls, base_path: str, config: HudiConfig, filesystem: FileSystemFor | None = None
     ) -> HudiTable:
-        storage = Storage(base_path, storage_options)
+        storage = Storage(base_path, filesystem)
         if storage.exists(PROPERTIES):
             raise HudiConfigError(f"{base_path} is already a Hudi table")
         leftovers = [
@@ -157,12 +158,12 @@ class HudiTable:
 
     @classmethod
     def open_or_create(
-        cls, base_path: str, config: HudiConfig, storage_options: dict[str, str] | None = None
+        cls, base_path: str, config: HudiConfig, filesystem: FileSystemFor | None = None
     ) -> HudiTable:
-        storage = Storage(base_path, storage_options)
+        storage = Storage(base_path, filesystem)
         if not storage.exists(PROPERTIES):
-            return cls.create(base_path, config, storage_options)
-        table = cls.open(base_path, config.write, storage_options,
+            return cls.create(base_path, config, filesystem)
+        table = cls.open(base_path, config.write, filesystem,
                          keygen_props=dict(config.table.keygen_props))  # fmt: skip
         table._check_matches(config.table)
         return table

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import fastavro
 
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 
 META = ".hoodie"
 REQUESTED, INFLIGHT, COMPLETED = "REQUESTED", "INFLIGHT", "COMPLETED"

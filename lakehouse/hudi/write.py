@@ -42,7 +42,7 @@ from lakehouse.hudi.index import Location, SliceKeys, locate
 from lakehouse.hudi.keygen import KeyGenerator
 from lakehouse.hudi.schema import avro_json, data_schema_with_meta, normalize_schema
 from lakehouse.hudi.schema import with_meta_fields as avro_with_meta_fields
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 
 EMPTY = np.zeros(0, np.int64)
 

@@ -13,7 +13,6 @@ from lakehouse.cdc.arrow import read_cdc_objects
 from lakehouse.cdc.sink import parse_object_key, topic_prefix
 from lakehouse.hudi import HudiTable
 from lakehouse.moma.tables import HUDI_TABLES, HudiTableDef
-from lakehouse.settings import s3_options
 from lakehouse.storage import ObjectStore
 
 DELETED = "true"
@@ -46,7 +45,7 @@ def live_source_keys(lake: ObjectStore, table: HudiTableDef) -> pa.Array:
 
 
 def read_snapshot(lake: ObjectStore, table: HudiTableDef, columns: list[str]) -> pa.Table:
-    return HudiTable.open(lake.uri(table.base_key), storage_options=s3_options()).snapshot(
+    return HudiTable.open(lake.uri(table.base_key), filesystem=lake.filesystem).snapshot(
         columns=columns
     )
 

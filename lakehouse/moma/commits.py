@@ -4,7 +4,7 @@
 from dataclasses import dataclass
 
 from lakehouse.hudi import HudiTable, NotAHudiTableError
-from lakehouse.settings import s3_options
+from lakehouse.storage import filesystem
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def last_ingest(base_uri: str) -> CommitSummary | None:
     recorded counts as the update it is. None when there is no such commit (or no table yet:
     a first run that found no source files creates none)."""
     try:
-        timeline = HudiTable.open(base_uri, storage_options=s3_options()).timeline()
+        timeline = HudiTable.open(base_uri, filesystem=filesystem).timeline()
     except NotAHudiTableError:
         return None
     for instant in reversed(timeline.completed_writes()):

@@ -22,8 +22,8 @@ from lakehouse.cdc.tables import MOMA_SERVER
 from lakehouse.hudi.deltastreamer import DFS_ROOT, DeltaStreamerArgs, run
 from lakehouse.hudi.emr import emr_step, job_name, spark_submit_args
 from lakehouse.moma.tables import ORDERING_FIELD, PROPS_DIR, HudiTableDef
-from lakehouse.settings import aws_region, s3_options
-from lakehouse.storage import ObjectStore
+from lakehouse.settings import aws_region
+from lakehouse.storage import ObjectStore, filesystem
 
 OPERATION = "UPSERT"
 
@@ -53,7 +53,7 @@ def deltastreamer_args(table: HudiTableDef, lake: ObjectStore) -> DeltaStreamerA
         op=OPERATION,
         source_ordering_field=ORDERING_FIELD,
         hoodie_conf=[f"{DFS_ROOT}={lake.uri(topic_prefix(table.topic))}"],
-        storage_options=s3_options(),
+        filesystem=lake.filesystem,
     )
 
 
@@ -62,7 +62,7 @@ def deltastreamer_main(argv: list[str] | None = None) -> int:
     endpoint and region."""
     from lakehouse.hudi.cli import main
 
-    return main(argv, s3_options())
+    return main(argv, filesystem)
 
 
 class LocalHudiIngest(HudiIngest):
@@ -150,7 +150,7 @@ class SparkHudiIngest(HudiStepIngest):
     s3a_endpoint: str | None = None
 
     def ingest(self, table: HudiTableDef, lake: ObjectStore, log) -> IngestOutcome:
-        from lakehouse.hudi import spark
+        from lakehouse import hudi_spark as spark
 
         self.upload_config(table, lake)
         step = self.step(table, lake)

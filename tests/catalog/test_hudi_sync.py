@@ -230,7 +230,7 @@ def test_glue_lists_exactly_the_live_partitions(tmp_path, glue, table_type):
 
 def test_the_aws_sync_asset_reads_the_table_in_s3_and_registers_it_in_glue(glue, monkeypatch):
     catalog, endpoint = glue
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # the sync asset reads it via settings
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
         Bucket="acme-lake"
     )
@@ -242,7 +242,7 @@ def test_the_aws_sync_asset_reads_the_table_in_s3_and_registers_it_in_glue(glue,
                         ("__source_ts_ms", pa.int64()), ("__deleted", pa.string())])  # fmt: skip
     config = HudiConfig(TableConfig("artists", ("artist_id",), "__source_ts_ms", ("nationality",),
                                     table_type="MERGE_ON_READ"))  # fmt: skip
-    table = HudiTable.open_or_create(uri, config, {"aws_endpoint_url": endpoint})
+    table = HudiTable.open_or_create(uri, config, lake.filesystem)
     rows = [(1, "Dutch"), (2, "American"), (3, "Swiss")]
     table.upsert(pa.Table.from_pylist(
         [{"artist_id": i, "nationality": n, "__source_ts_ms": 1, "__deleted": "false"}

@@ -186,7 +186,7 @@ def test_cli_reports_errors_with_exit_code_2(capsys, tmp_path):
     assert main(["--target", str(tmp_path), "--tables", "public.Bad Name", "--dsn", "x=1"]) == 2
     assert "lakehouse-cdc: error: table name 'Bad Name' is not a plain" in capsys.readouterr().err
     assert main(["--target", "ftp://host/x", "--dsn", "host=x"]) == 2
-    assert "--target: target 'ftp://host/x': only local directories and s3://" in (
+    assert "--target: ftp://host/x: unsupported scheme; use a local path or s3://" in (
         capsys.readouterr().err
     )
 

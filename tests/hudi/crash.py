@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 
 MUTATIONS = ("write", "write_new", "open_output", "delete", "delete_dir")
 

@@ -15,7 +15,7 @@ from lakehouse.hudi import HudiTable
 from lakehouse.hudi.archival import ARCHIVED_META_ENTRY, read_archive
 from lakehouse.hudi.config import HudiConfig, HudiConfigError, TableConfig, WriteOptions
 from lakehouse.hudi.logfile import SCHEMA, read_blocks
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 from lakehouse.hudi.timeline import Timeline
 from tests.hudi import support
 

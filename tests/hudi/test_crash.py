@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.hudi import HudiTable
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 from lakehouse.hudi.timeline import Timeline
 from tests.hudi import crash, support
 from tests.support.paths import REPO_ROOT

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import boto3
 import pyarrow as pa
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions
 from lakehouse.hudi.emr import PROPS_DIR
 from lakehouse.moma.resources import deltastreamer_main as main  # the script: S3 via settings
+from lakehouse.storage import S3Connection, filesystem
 from tests.hudi import support
 from tests.support.moto import CREDENTIALS, moto_lake
 
@@ -36,7 +39,8 @@ def test_upserts_on_s3(s3, table_type):
         TableConfig("s3t", ("id",), "ts", ("city",), table_type=table_type),
         WriteOptions(delete_mode="hard", compaction_delta_commits=2),
     )
-    table = HudiTable.open_or_create(uri, config, storage_options={"aws_endpoint_url": s3})
+    s3_filesystem = partial(filesystem, s3=S3Connection(endpoint_url=s3))
+    table = HudiTable.open_or_create(uri, config, filesystem=s3_filesystem)
     schema = pa.schema([("id", pa.int64()), ("ts", pa.int64()), ("city", pa.string()),
                         ("__deleted", pa.string())])  # fmt: skip
     first = table.upsert(pa.Table.from_pylist(

@@ -10,6 +10,7 @@ timeline classes must then parse every instant and metadata file the writer left
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import pyarrow as pa
 import pytest
@@ -53,16 +54,14 @@ def _rows(table) -> list[tuple]:
 class Built:
     """A table the Python writer built, with the model of what it must hold."""
 
-    def __init__(
-        self, base: str, table_type: str, layout: str, storage_options: dict | None = None
-    ):
+    def __init__(self, base: str, table_type: str, layout: str, filesystem=None):
         keys, parts, delete_mode = LAYOUTS[layout]
         self.base, self.table_type = base, table_type
         config = HudiConfig(
             TableConfig("spark_check", keys, "ts", parts, table_type=table_type),
             WriteOptions(delete_mode=delete_mode, max_file_size=4 << 20),
         )
-        self.table = HudiTable.open_or_create(base, config, storage_options)
+        self.table = HudiTable.open_or_create(base, config, filesystem)
         self.model = support.Model(event_time=True, hard_deletes=delete_mode == "hard")
         self.instants: list[str] = []
         self.ro_expected: list[tuple] | None = None
@@ -119,7 +118,7 @@ def s3():
 @pytest.fixture(scope="module")
 def spark(s3):
     """The module's one JVM: Hudi's bundle, spark-avro and s3a (hadoop-aws) onto moto."""
-    from lakehouse.hudi import spark as hudi_spark
+    from lakehouse import hudi_spark
 
     session = hudi_spark.session(s3a_endpoint=s3, region=os.environ.get("AWS_REGION"))
     yield session
@@ -493,10 +492,13 @@ def test_spark_and_python_continue_each_others_tables(spark, tmp_path, table_typ
 
 @pytest.mark.parametrize("table_type", TABLE_TYPES, ids=["cow", "mor"])
 def test_spark_reads_the_writers_table_on_s3_through_s3a(spark, s3, table_type):
-    from lakehouse.hudi.spark import spark_uri
+    from lakehouse.hudi_spark import spark_uri
 
     uri = f"s3://lake/spark/{table_type.lower()}"
-    t = Built(uri, table_type, "two-fields", {"aws_endpoint_url": s3, "aws_region": "us-east-1"})
+    from lakehouse.storage import S3Connection, filesystem
+
+    s3_filesystem = partial(filesystem, s3=S3Connection(endpoint_url=s3, region="us-east-1"))
+    t = Built(uri, table_type, "two-fields", s3_filesystem)
     t.write("BULK_INSERT", [_row(i, 1, "abc"[i % 3], "x") for i in range(9)])
     t.write("UPSERT", [_row(i, 2, "abc"[(i + 1) % 3], "moved") for i in range(0, 9, 2)])
     got = _rows(_load(spark, spark_uri(uri)))

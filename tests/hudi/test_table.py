@@ -28,7 +28,7 @@ from lakehouse.hudi import (
 )
 from lakehouse.hudi.bloom import might_contain
 from lakehouse.hudi.logfile import AVRO_DATA_BLOCK, DELETE_BLOCK, read_blocks
-from lakehouse.hudi.storage import Storage
+from lakehouse.hudi.table_storage import Storage
 from lakehouse.hudi.write import _distinct
 from tests.hudi import crash, support
 
@@ -382,3 +382,32 @@ def test_integer_keys_are_found_distinct_exactly_when_they_are(typed):
     the sort for wide ranges)."""
     dtype, values = typed
     assert _distinct(np.array(values, dtype=dtype)) == (len(set(values)) == len(values))
+
+
+def test_the_filesystem_is_injected_and_nothing_else_is_reached(tmp_path):
+    """hudi-rs's shape: the table's Storage works over the filesystem it is given. A scheme
+    this package cannot resolve alone is written wherever the given function puts it, every
+    URI (base path, commit metadata) keeps the scheme, and without one it is a config error
+    naming the URI."""
+    import pyarrow.fs as pafs
+
+    asked = []
+
+    def lakefs(uri: str):
+        asked.append(uri)
+        return pafs.LocalFileSystem(), str(tmp_path / "disk" / uri.removeprefix("lake://"))
+
+    config = HudiConfig(TableConfig("trips", ("id",), "ts", ("city",)))
+    table = HudiTable.open_or_create("lake://t", config, filesystem=lakefs)
+    table.bulk_insert(rows((1, 1, "sf", "a"), (2, 1, "ny", "b")))
+    assert asked and set(asked) == {"lake://t"}
+    assert (tmp_path / "disk" / "t" / ".hoodie" / "hoodie.properties").is_file()
+    again = HudiTable.open("lake://t", filesystem=lakefs)
+    assert again.base_path == "lake://t"
+    assert sorted(again.snapshot(columns=["id"]).column("id").to_pylist()) == [1, 2]
+    assert {again.uri_of(s.base_path).rsplit("/", 1)[0] for s in again.file_slices()} == {
+        "lake://t/city=ny",
+        "lake://t/city=sf",
+    }
+    with pytest.raises(HudiConfigError, match=r"^s3://b/t: no filesystem given for this scheme"):
+        HudiTable.open("s3://b/t")

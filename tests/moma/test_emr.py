@@ -97,7 +97,7 @@ def s3(monkeypatch):
     with moto_server() as endpoint:
         for key, value in CREDENTIALS.items():
             monkeypatch.setenv(key, value)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # read by lakehouse.settings.s3_options
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # read by lakehouse.storage.filesystem
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="acme-lake")
         yield endpoint
 

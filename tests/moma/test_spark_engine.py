@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from lakehouse import engines
-from lakehouse.hudi import spark
+from lakehouse import hudi_spark as spark
 from lakehouse.hudi.emr import HUDI_UTILITIES_JAR, SPARK_AVRO_JAR
 from lakehouse.moma.resources import LocalHudiIngest, SparkHudiIngest
 from lakehouse.moma.tables import HUDI_TABLES

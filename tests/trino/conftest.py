@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 
 import boto3
 import pytest
 
 from lakehouse.catalog.glue import GlueCatalog
+from lakehouse.storage import S3Connection, filesystem
 from tests.support.moto import CREDENTIALS, moto_server
 from tests.support.postgres import SUPERUSER, SUPERUSER_PASSWORD, PostgresServer, postgres_server
 from tests.support.trino import TrinoServer, lakehouse_catalogs, trino_server
@@ -38,11 +40,16 @@ class Stack:
 
     @property
     def storage_options(self) -> dict[str, str]:
-        """How hudi-rs and the project's Hudi reader reach moto's S3."""
+        """How hudi-rs reaches moto's S3."""
         return {"aws_endpoint_url": self.endpoint, "aws_allow_http": "true",
                 "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
                 "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                 "aws_region": REGION}  # fmt: skip
+
+    @property
+    def filesystem(self):
+        """How the project's Hudi reader reaches moto's S3 (lakehouse.storage.filesystem)."""
+        return partial(filesystem, s3=S3Connection(endpoint_url=self.endpoint, region=REGION))
 
 
 @pytest.fixture(scope="session")

@@ -60,7 +60,7 @@ def test_the_federated_assets_give_the_same_rows_on_trino_and_duckdb(stack, moma
     # Every Hudi table the catalog assets registered reads through Trino as hudi-rs reads it.
     for table in HUDI_TABLES:
         uri = lake.uri(table.base_key)
-        state = HudiState(uri, storage_options=stack.storage_options)
+        state = HudiState(uri, stack.filesystem)
         for entry in state.catalog_tables(table.database, table.name):
             if entry.query == REALTIME:
                 continue  # tests/trino/test_tables.py: base files only

@@ -65,7 +65,7 @@ def check_commit(stack, base: Path, database: str, local: LocalCatalog, stale: l
     """Syncs both catalogs after a commit; returns {table: Trino rows} after asserting them."""
     uri = mirror(stack, base, f"hudi/{database}/t")
     glue = stack.glue(lake_root=f"s3://{BUCKET}")
-    s3_state = HudiState(uri, storage_options=stack.storage_options)
+    s3_state = HudiState(uri, stack.filesystem)
     local_state = HudiState(str(base))
     seen = {}
     pairs = zip(s3_state.catalog_tables(database, "t"), local_state.catalog_tables(database, "t"),

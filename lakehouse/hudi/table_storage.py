@@ -1,24 +1,30 @@
-"""File access for Hudi tables on a local disk or in S3, through pyarrow.fs.
+"""A Hudi table's files: its base URI on an injected filesystem (hudi-rs's `Storage` over an
+`ObjectStore`).
+
+This package reads no environment and knows no deployment: the caller passes a
+`filesystem(uri) -> (pyarrow filesystem, path within it)` function (the lakehouse passes
+`lakehouse.storage.filesystem`). Without one, only local paths and file:// URIs are readable.
 
 Paths inside a table are '/'-separated and relative to the table's base path. A write becomes
-visible all at once: locally through a temporary file and a rename, in S3 because an object
-appears only when its upload completes.
+visible all at once: locally through a temporary file and a rename, on an object store because
+an object appears only when its upload completes.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
+from lakehouse.hudi.config import HudiConfigError
+
 TMP_DIR = ".hoodie/.temp"
 
-
-class StorageError(Exception):
-    pass
+# uri -> (filesystem, path within it)
+FileSystemFor = Callable[[str], tuple[pafs.FileSystem, str]]
 
 
 @dataclass(frozen=True)
@@ -28,46 +34,26 @@ class FileEntry:
     mtime_ms: int
 
 
-def s3_filesystem(options: dict[str, str] | None = None) -> pafs.S3FileSystem:
-    """An S3 filesystem; endpoint and region come from options (the caller's settings: this
-    library reads no environment), credentials from the usual AWS chain."""
-    options = dict(options or {})
-    endpoint = options.get("aws_endpoint_url")
-    kwargs: dict = {}
-    region = options.get("aws_region")
-    if region:
-        kwargs["region"] = region
-    if endpoint:
-        parsed = urlparse(endpoint)
-        kwargs["endpoint_override"] = parsed.netloc or parsed.path
-        kwargs["scheme"] = parsed.scheme or "https"
-    if options.get("aws_access_key_id"):
-        kwargs["access_key"] = options["aws_access_key_id"]
-        kwargs["secret_key"] = options.get("aws_secret_access_key")
-    return pafs.S3FileSystem(**kwargs)
-
-
-def resolve(uri: str, options: dict[str, str] | None = None) -> tuple[pafs.FileSystem, str]:
-    """(filesystem, path within it) for a local path, file:// or s3:// URI."""
-    if uri.startswith("s3://") or uri.startswith("s3a://"):
-        rest = uri.split("://", 1)[1].rstrip("/")
-        if not rest:
-            raise StorageError(f"{uri!r} names no bucket")
-        return s3_filesystem(options), rest
-    if uri.startswith("file://"):
-        uri = uri[len("file://") :]
-    if "://" in uri:
-        raise StorageError(f"unsupported storage scheme in {uri!r}: use a local path or s3://")
-    return pafs.LocalFileSystem(), os.path.abspath(uri)
+def local_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem of a local path or file:// URI; anything else needs one injected."""
+    path = uri[len("file://") :] if uri.startswith("file://") else uri
+    if "://" in path:
+        raise HudiConfigError(f"{uri}: no filesystem given for this scheme (pass filesystem=)")
+    return pafs.LocalFileSystem(), os.path.abspath(path)
 
 
 class Storage:
-    """A table's base path on some filesystem."""
+    """A base URI on the filesystem `filesystem` gives for it (local paths by default)."""
 
-    def __init__(self, uri: str, options: dict[str, str] | None = None):
+    def __init__(self, uri: str, filesystem: FileSystemFor | None = None):
         self.uri = uri.rstrip("/")
-        self.options = dict(options or {})
-        self.fs, self.root = resolve(uri, options)
+        self.filesystem = filesystem or local_filesystem
+        try:
+            self.fs, self.root = self.filesystem(self.uri)
+        except HudiConfigError:
+            raise
+        except Exception as e:  # the injected function's own error: a bad URI or endpoint
+            raise HudiConfigError(str(e)) from e
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
         self._dirs: set[str] = set()  # directories this object made or found (local only)
 
@@ -88,7 +74,7 @@ class Storage:
             with self.fs.open_input_stream(self.full(rel)) as f:
                 return f.read()
         except FileNotFoundError as e:
-            raise StorageError(f"{self.uri_of(rel)} does not exist") from e
+            raise FileNotFoundError(f"{self.uri_of(rel)} does not exist") from e
 
     def open_input(self, rel: str):
         return self.fs.open_input_file(self.full(rel))
@@ -134,7 +120,7 @@ class Storage:
     def write_new(self, rel: str, data: bytes) -> None:
         """Write a file that must not exist yet (timeline instants are immutable)."""
         if self.exists(rel):
-            raise StorageError(f"{self.uri_of(rel)} already exists")
+            raise FileExistsError(f"{self.uri_of(rel)} already exists")
         self.write(rel, data)
 
     def delete(self, rel: str) -> bool:

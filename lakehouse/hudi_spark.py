@@ -2,7 +2,9 @@
 and checking tables, and `spark-submit` for the EMR step's own argument list.
 
 Everything here is the real engine; nothing downloads at run time. A missing Java, pyspark or
-jar stops with one line naming what is missing.
+jar stops with one line naming what is missing. It lives outside `lakehouse.hudi` (the format
+library, which knows no deployment) because it finds the jars and Java through
+`lakehouse.engines`.
 """
 
 from __future__ import annotations
