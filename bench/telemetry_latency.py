@@ -41,7 +41,7 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from gateway.emulator import Node  # noqa: E402
 from gateway.message import build_message  # noqa: E402
 from lakehouse.iot import pipeline  # noqa: E402
-from lakehouse.iot.landing import partition_of, read_records  # noqa: E402
+from lakehouse.iot.landing import LANDING_PREFIX, partition_of, read_records  # noqa: E402
 from lakehouse.sensing import ObjectCursor, scan  # noqa: E402
 from lakehouse.storage import LocalObjectStore  # noqa: E402
 from lakehouse.warehouse import local_warehouse  # noqa: E402
@@ -107,7 +107,8 @@ def latency(minutes: float, rate: float) -> dict:
         try:
             while len(visible) < count and time.monotonic() < deadline:
                 started = time.monotonic()
-                new, cursor = scan(lake.list_objects("message/"), cursor, lookback_ms=60_000)
+                landed = lake.list_objects(f"{LANDING_PREFIX}/")
+                new, cursor = scan(landed, cursor, lookback_ms=60_000)
                 for partition in sorted({partition_of(o.key) for o in new} - {None}):
                     pipeline.snapshot_raw(lake, partition)
                     pipeline.load_sensor_messages(lake, warehouse, partition)
@@ -176,14 +177,14 @@ def throughput(messages: int) -> dict:
         # age, so once no object has appeared for 5 s the bridge is stopped, which writes it.
         seen, quiet_since = -1, time.monotonic()
         while time.monotonic() - quiet_since < 5:
-            now_seen = len(list(lake.list_objects("message/")))
+            now_seen = len(list(lake.list_objects(f"{LANDING_PREFIX}/")))
             if now_seen != seen:
                 seen, quiet_since = now_seen, time.monotonic()
             time.sleep(0.2)
         bridge.send_signal(signal.SIGTERM)
         bridge.wait(60)
         client.loop_stop()
-        objects = [o for o in lake.list_objects("message/") if partition_of(o.key)]
+        objects = [o for o in lake.list_objects(f"{LANDING_PREFIX}/") if partition_of(o.key)]
         counts = [sum(1 for _ in read_records(lake.get_bytes(o.key), o.key)) for o in objects]
         # The objects written by size, not the tail flushed at the stop.
         sized = sorted(objects, key=lambda o: o.last_modified_ms)[:-1]

@@ -25,6 +25,7 @@ from pathlib import Path
 import serial
 
 from gateway.intake import Intake
+from gateway.message import GATEWAY_CLIENT_ID, TOPIC
 from gateway.parser import Limits
 from gateway.publisher import MqttSettings, Publisher
 from gateway.radio import (
@@ -111,10 +112,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mqtt.add_argument("--ca", default=env("IOT_CA"), help="IOT_CA: e.g. AmazonRootCA1.pem")
     mqtt.add_argument(
         "--client-id",
-        default=env("IOT_CLIENT_ID", "lora-iot-gateway-01"),
+        default=env("IOT_CLIENT_ID", GATEWAY_CLIENT_ID),
         help="IOT_CLIENT_ID: the IoT thing name",
     )
-    mqtt.add_argument("--topic", default=env("IOT_TOPIC", "lora-iot-demo"), help="IOT_TOPIC")
+    mqtt.add_argument("--topic", default=env("IOT_TOPIC", TOPIC), help="IOT_TOPIC")
     mqtt.add_argument(
         "--keep-alive",
         type=int,

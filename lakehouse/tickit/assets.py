@@ -11,7 +11,7 @@ from lakehouse.dbt.project import dbt_project
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 from lakehouse.tickit.generator import GeneratorError, generate
-from lakehouse.tickit.tables import TABLES, raw_key
+from lakehouse.tickit.raw_tables import TABLES, raw_key
 from lakehouse.tickit.validate import RawFileError, validate_raw_file
 from lakehouse.warehouse import Warehouse
 

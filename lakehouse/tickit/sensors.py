@@ -6,7 +6,7 @@ import dagster as dg
 from lakehouse.run_policy import domain, waiting_runs
 from lakehouse.storage import ObjectStore
 from lakehouse.tickit.assets import tickit_dbt_models
-from lakehouse.tickit.tables import TABLES
+from lakehouse.tickit.raw_tables import TABLES
 
 
 def external_key(table: str) -> dg.AssetKey:

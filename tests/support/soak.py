@@ -29,7 +29,7 @@ DIMENSIONS = (
     "sensor/sensor,sensor/location,sensor/history,sensor/manufacturer,sensor/sensors,"
     "stg_sensor__installed_sensors"
 )
-ANALYST_SQL = "select coalesce(sum(msg_count), 0) from tickit_dbt.sensor_msg_count"
+ANALYST_SQL = "select coalesce(sum(msg_count), 0) from sensor.sensor_msg_count"
 NODES = ("0447383033363932003C0034", "0447383033363932003C0036")  # registered, installed
 BRIDGE_FLUSH_S = 1
 ORIGIN_TAGS = ("dagster/sensor_name", "dagster/schedule_name", "dagster/backfill")
@@ -363,7 +363,7 @@ class Soak:
         """Seconds from each CDC object's write to the completed Hudi commit whose checkpoint
         covers it; and the objects no commit covers."""
         from lakehouse.cdc.sensors import list_topic_objects
-        from lakehouse.moma.tables import HUDI_TABLES
+        from lakehouse.moma.hudi_tables import HUDI_TABLES
         from lakehouse.storage import LocalObjectStore
 
         lake = LocalObjectStore(root=str(self.home / "lake"))

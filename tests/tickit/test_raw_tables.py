@@ -2,7 +2,7 @@
 
 import yaml
 
-from lakehouse.tickit.tables import TABLES
+from lakehouse.tickit.raw_tables import TABLES
 from tests.support.paths import REPO_ROOT
 
 SOURCES = REPO_ROOT / "dbt_project/models/staging/tickit/_tickit__sources.yml"

@@ -1,7 +1,7 @@
 """The seven TICKIT tables: names, columns in file order, and their Spectrum/Hive types.
 
 The dbt sources (dbt_project/models/staging/tickit/_tickit__sources.yml) declare the same
-columns; tests/tickit/test_tables.py keeps the two in step.
+columns; tests/tickit/test_raw_tables.py keeps the two in step.
 """
 
 from __future__ import annotations
