@@ -1,97 +1,72 @@
-"""The seven TICKIT tables: names, columns in file order, and their Spectrum/Hive types.
+"""The seven raw TICKIT tables: their columns in file order with their Spectrum/Hive types, where
+their files lie, their sizes, and the external tables over them.
 
-The dbt sources (dbt_project/models/staging/tickit/_tickit__sources.yml) declare the same
-columns; tests/tickit/test_raw_tables.py keeps the two in step.
+The columns are read from the dbt sources (dbt_project/models/staging/tickit/_tickit__sources.yml),
+which `stage_external_sources` turns into the external tables: one declaration serves dbt, the
+generator (which checks the columns it writes against it), the validation and the catalog.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 from lakehouse.catalog.spec import Column, Format, TableSpec
+from lakehouse.dbt import DBT_PROJECT_DIR
 
-TABLES: dict[str, list[tuple[str, str]]] = {
-    "category": [
-        ("catid", "int"),
-        ("catgroup", "varchar(20)"),
-        ("catname", "varchar(20)"),
-        ("catdesc", "varchar(50)"),
-    ],
-    "date": [
-        ("dateid", "int"),
-        ("caldate", "date"),
-        ("day", "smallint"),
-        ("month", "smallint"),
-        ("year", "smallint"),
-        ("week", "smallint"),
-        ("qtr", "smallint"),
-        ("holiday", "boolean"),
-    ],
-    "event": [
-        ("eventid", "int"),
-        ("venueid", "int"),
-        ("catid", "int"),
-        ("dateid", "int"),
-        ("eventname", "varchar(200)"),
-        ("starttime", "timestamp"),
-    ],
-    "listing": [
-        ("listid", "int"),
-        ("sellerid", "int"),
-        ("eventid", "int"),
-        ("dateid", "int"),
-        ("numtickets", "smallint"),
-        ("priceperticket", "decimal(8,2)"),
-        ("totalprice", "decimal(8,2)"),
-        ("listtime", "timestamp"),
-    ],
-    "sale": [
-        ("saleid", "int"),
-        ("listid", "int"),
-        ("sellerid", "int"),
-        ("buyerid", "int"),
-        ("eventid", "int"),
-        ("dateid", "int"),
-        ("qtysold", "smallint"),
-        ("pricepaid", "decimal(8,2)"),
-        ("commission", "decimal(8,2)"),
-        ("saletime", "timestamp"),
-    ],
-    "user": [
-        ("userid", "int"),
-        ("username", "char(8)"),
-        ("firstname", "varchar(30)"),
-        ("lastname", "varchar(30)"),
-        ("city", "varchar(30)"),
-        ("state", "char(2)"),
-        ("email", "varchar(100)"),
-        ("phone", "char(14)"),
-        ("likesports", "boolean"),
-        ("liketheatre", "boolean"),
-        ("likeconcerts", "boolean"),
-        ("likejazz", "boolean"),
-        ("likeclassical", "boolean"),
-        ("likeopera", "boolean"),
-        ("likerock", "boolean"),
-        ("likevegas", "boolean"),
-        ("likebroadway", "boolean"),
-        ("likemusicals", "boolean"),
-    ],
-    "venue": [
-        ("venueid", "int"),
-        ("venuename", "varchar(100)"),
-        ("venuecity", "varchar(30)"),
-        ("venuestate", "char(2)"),
-        ("venueseats", "integer"),
-    ],
-}
+SOURCES_YML = DBT_PROJECT_DIR / "models" / "staging" / "tickit" / "_tickit__sources.yml"
+EXTERNAL_SCHEMA = "tickit_external"  # the dbt source and the external schema (Glue: tickit_dbt)
+RAW_PREFIX = "raw_tickit_data"
 
-# Rows at scale 1 (the classic TICKIT sizes); category and date are fixed.
-BASE_ROWS = {"venue": 202, "event": 8_798, "user": 49_990, "listing": 192_497, "sale": 172_456}
-FIXED_ROWS = {"category": 11, "date": 365}
+
+class TickitSourcesError(ValueError):
+    """The dbt sources file does not declare the raw tables as this module reads them."""
+
+
+def raw_dir(table: str) -> str:
+    """The prefix a table's external table reads: every file under it."""
+    return f"{RAW_PREFIX}/{table}/"
 
 
 def raw_key(table: str) -> str:
     """Object key of a table's raw file, the layout the Spectrum external tables read."""
-    return f"raw_tickit_data/{table}/{table}.txt"
+    return f"{raw_dir(table)}{table}.txt"
+
+
+def load_tables(path: Path = SOURCES_YML) -> dict[str, list[tuple[str, str]]]:
+    """{table: [(column, type), ...]} of the dbt source `tickit_external`, in file order."""
+    try:
+        sources = yaml.safe_load(path.read_text())["sources"]
+        (source,) = [s for s in sources if s["name"] == EXTERNAL_SCHEMA]
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError) as e:
+        raise TickitSourcesError(
+            f"{path}: expected one dbt source named {EXTERNAL_SCHEMA} ({type(e).__name__}: {e})"
+        ) from None
+    tables = {}
+    for table in source.get("tables") or []:
+        name = table.get("name")
+        location = (table.get("external") or {}).get("location", "")
+        if not location.endswith(f"/{raw_dir(name)}"):
+            raise TickitSourcesError(
+                f"{path}: table {name}: external.location must end with /{raw_dir(name)}"
+            )
+        columns = table.get("columns") or []
+        if not columns or not all(c.get("name") and c.get("data_type") for c in columns):
+            raise TickitSourcesError(
+                f"{path}: table {name}: every column needs a name and a data_type"
+            )
+        tables[name] = [(c["name"], c["data_type"]) for c in columns]
+    if not tables:
+        raise TickitSourcesError(f"{path}: source {EXTERNAL_SCHEMA} declares no tables")
+    return tables
+
+
+TABLES = load_tables()
+
+# Rows at scale 1 (the classic TICKIT sizes); category and date are fixed.
+BASE_ROWS = {"venue": 202, "event": 8_798, "user": 49_990, "listing": 192_497, "sale": 172_456}
+FIXED_ROWS = {"category": 11, "date": 365}
 
 
 def header(table: str) -> str:
@@ -107,9 +82,9 @@ def scaled_rows(table: str, scale: float) -> int:
 def table_spec(table: str, lake_root: str) -> TableSpec:
     """The external table tickit_external.<table> over raw_tickit_data/<table>/."""
     return TableSpec(
-        database="tickit_external",
+        database=EXTERNAL_SCHEMA,
         name=table,
         columns=tuple(Column(name, type_) for name, type_ in TABLES[table]),
-        location=f"{lake_root.rstrip('/')}/raw_tickit_data/{table}/",
+        location=f"{lake_root.rstrip('/')}/{raw_dir(table)}",
         format=Format.TEXT_PIPE,
     )
