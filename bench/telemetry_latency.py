@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 import paho.mqtt.client as mqtt  # noqa: E402
 
 from gateway.emulator import Node  # noqa: E402
-from gateway.message import build_message  # noqa: E402
+from gateway.message import GATEWAY_CLIENT_ID, TOPIC, build_message  # noqa: E402
 from lakehouse.iot import pipeline  # noqa: E402
 from lakehouse.iot.landing import LANDING_PREFIX, partition_of, read_records  # noqa: E402
 from lakehouse.sensing import ObjectCursor, scan  # noqa: E402
@@ -90,11 +90,11 @@ def latency(minutes: float, rate: float) -> dict:
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         emulator.stdout.readline()
-        cert, key = broker.client_cert("lora-iot-gateway-01")
+        cert, key = broker.client_cert(GATEWAY_CLIENT_ID)
         gateway = subprocess.Popen(
             [str(BIN / "lora-gateway"), "--port", str(link), "--gateway-id", "00000000f62051ce",
              "--endpoint", "localhost", "--mqtt-port", str(broker.port), "--cert", str(cert),
-             "--key", str(key), "--ca", str(broker.ca_cert), "--topic", "lora-iot-demo",
+             "--key", str(key), "--ca", str(broker.ca_cert), "--topic", TOPIC,
              "--spool", str(tmp / "spool.db"), "--schema-version", "2"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env={**os.environ, "LORA_CPIN": TEST_CPIN},
@@ -170,7 +170,7 @@ def throughput(messages: int) -> dict:
         client.loop_start()
         print(f"throughput: {messages} messages through 1 MB / 60 s batches ...", flush=True)
         start = time.time()
-        infos = [client.publish("lora-iot-demo", p, qos=1) for p in payloads]
+        infos = [client.publish(TOPIC, p, qos=1) for p in payloads]
         infos[-1].wait_for_publish(300)
         published = time.time()
         # Full batches are written as they fill; the last partial one would wait for its 60 s
