@@ -30,7 +30,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from lakehouse.catalog.glue import CREATE_BATCH, GlueCatalog  # noqa: E402
-from lakehouse.catalog.hudi import HudiState  # noqa: E402
+from lakehouse.catalog.hudi_sync import HudiState  # noqa: E402
 from lakehouse.catalog.local import LocalCatalog  # noqa: E402
 from lakehouse.catalog.spec import Column, Format, TableSpec  # noqa: E402
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions  # noqa: E402

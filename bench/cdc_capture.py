@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 from lakehouse.cdc import source  # noqa: E402
 from lakehouse.cdc.arrow import read_cdc_objects  # noqa: E402
 from lakehouse.cdc.capture import connect  # noqa: E402
-from lakehouse.cdc.tables import ARTISTS  # noqa: E402
+from lakehouse.cdc.source_tables import ARTISTS  # noqa: E402
 from tests.support.postgres import postgres_server  # noqa: E402
 
 RUNNER = """

@@ -39,9 +39,9 @@ sys.path.insert(0, str(REPO))
 import paho.mqtt.client as mqtt  # noqa: E402
 
 from gateway.emulator import Node  # noqa: E402
-from gateway.message import build_message  # noqa: E402
+from gateway.message import GATEWAY_CLIENT_ID, TOPIC, build_message  # noqa: E402
 from lakehouse.iot import pipeline  # noqa: E402
-from lakehouse.iot.landing import partition_of, read_records  # noqa: E402
+from lakehouse.iot.landing import LANDING_PREFIX, partition_of, read_records  # noqa: E402
 from lakehouse.sensing import ObjectCursor, scan  # noqa: E402
 from lakehouse.settings import child_environment  # noqa: E402
 from lakehouse.storage import LocalObjectStore  # noqa: E402
@@ -91,11 +91,11 @@ def latency(minutes: float, rate: float) -> dict:
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         emulator.stdout.readline()
-        cert, key = broker.client_cert("lora-iot-gateway-01")
+        cert, key = broker.client_cert(GATEWAY_CLIENT_ID)
         gateway = subprocess.Popen(
             [str(BIN / "lora-gateway"), "--port", str(link), "--gateway-id", "00000000f62051ce",
              "--endpoint", "localhost", "--mqtt-port", str(broker.port), "--cert", str(cert),
-             "--key", str(key), "--ca", str(broker.ca_cert), "--topic", "lora-iot-demo",
+             "--key", str(key), "--ca", str(broker.ca_cert), "--topic", TOPIC,
              "--spool", str(tmp / "spool.db"), "--schema-version", "2"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=child_environment(LORA_CPIN=TEST_CPIN),
@@ -108,7 +108,8 @@ def latency(minutes: float, rate: float) -> dict:
         try:
             while len(visible) < count and time.monotonic() < deadline:
                 started = time.monotonic()
-                new, cursor = scan(lake.list_objects("message/"), cursor, lookback_ms=60_000)
+                landed = lake.list_objects(f"{LANDING_PREFIX}/")
+                new, cursor = scan(landed, cursor, lookback_ms=60_000)
                 for partition in sorted({partition_of(o.key) for o in new} - {None}):
                     pipeline.snapshot_raw(lake, partition)
                     pipeline.load_sensor_messages(lake, warehouse, partition)
@@ -170,21 +171,21 @@ def throughput(messages: int) -> dict:
         client.loop_start()
         print(f"throughput: {messages} messages through 1 MB / 60 s batches ...", flush=True)
         start = time.time()
-        infos = [client.publish("lora-iot-demo", p, qos=1) for p in payloads]
+        infos = [client.publish(TOPIC, p, qos=1) for p in payloads]
         infos[-1].wait_for_publish(300)
         published = time.time()
         # Full batches are written as they fill; the last partial one would wait for its 60 s
         # age, so once no object has appeared for 5 s the bridge is stopped, which writes it.
         seen, quiet_since = -1, time.monotonic()
         while time.monotonic() - quiet_since < 5:
-            now_seen = len(list(lake.list_objects("message/")))
+            now_seen = len(list(lake.list_objects(f"{LANDING_PREFIX}/")))
             if now_seen != seen:
                 seen, quiet_since = now_seen, time.monotonic()
             time.sleep(0.2)
         bridge.send_signal(signal.SIGTERM)
         bridge.wait(60)
         client.loop_stop()
-        objects = [o for o in lake.list_objects("message/") if partition_of(o.key)]
+        objects = [o for o in lake.list_objects(f"{LANDING_PREFIX}/") if partition_of(o.key)]
         counts = [sum(1 for _ in read_records(lake.get_bytes(o.key), o.key)) for o in objects]
         # The objects written by size, not the tail flushed at the stop.
         sized = sorted(objects, key=lambda o: o.last_modified_ms)[:-1]

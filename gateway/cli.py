@@ -25,6 +25,7 @@ import serial
 
 from gateway import settings
 from gateway.intake import Intake
+from gateway.message import GATEWAY_CLIENT_ID, TOPIC
 from gateway.parser import Limits
 from gateway.publisher import MqttSettings, Publisher
 from gateway.radio import (
@@ -88,8 +89,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     env_flag(mqtt, "--cert", "IOT_CERT", about="client certificate")
     env_flag(mqtt, "--key", "IOT_KEY", about="client private key")
     env_flag(mqtt, "--ca", "IOT_CA", about="e.g. AmazonRootCA1.pem")
-    env_flag(mqtt, "--client-id", "IOT_CLIENT_ID", "lora-iot-gateway-01", "the IoT thing name")
-    env_flag(mqtt, "--topic", "IOT_TOPIC", "lora-iot-demo")
+    env_flag(mqtt, "--client-id", "IOT_CLIENT_ID", GATEWAY_CLIENT_ID, "the IoT thing name")
+    env_flag(mqtt, "--topic", "IOT_TOPIC", TOPIC)
     env_flag(mqtt, "--keep-alive", "IOT_KEEP_ALIVE", 6, "seconds", type=int)
     env_flag(
         mqtt,

@@ -22,6 +22,10 @@ import math
 from gateway.payload import Reading, crc16, signed_text
 
 SCHEMA_VERSIONS = (1, 2, 3)
+# Where the message goes, as the original named it: the topic, and the gateway's MQTT client id
+# (its IoT thing), which the IoT rule records as the message's `device`.
+TOPIC = "lora-iot-demo"
+GATEWAY_CLIENT_ID = "lora-iot-gateway-01"
 
 
 def build_message(

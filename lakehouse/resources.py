@@ -19,7 +19,7 @@ from lakehouse.catalog.resources import (
 )
 from lakehouse.cdc.resources import moma_source_from_env
 from lakehouse.dbt.project import DBT_TARGETS, dbt_project
-from lakehouse.dbt.resource import LakehouseDbtCliResource
+from lakehouse.dbt.resources import LakehouseDbtCliResource
 from lakehouse.moma.resources import EmrHudiIngest, LocalHudiIngest, SparkHudiIngest
 from lakehouse.operations.resources import FailureNotifier
 from lakehouse.settings import (

@@ -35,6 +35,7 @@ from lakehouse.duckdb_extensions import load_extension
 DUCKDB = "duckdb"
 REDSHIFT = "redshift"
 ALIAS = "warehouse"  # the attached DuckLake's catalog name in every local connection
+DUCKLAKE_SQLITE = "ducklake:sqlite:"  # the attach path's prefix of a DuckLake with a SQLite catalog
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 LOCK_WAIT_S = 600.0
 
@@ -145,7 +146,7 @@ def ducklake_attach_sql(catalog: str, data_path: str, alias: str, read_only: boo
     if read_only:
         options.append("read_only")
     return (
-        f"attach {_sql_string('ducklake:sqlite:' + catalog)} as {quote_ident(alias)} "
+        f"attach {_sql_string(DUCKLAKE_SQLITE + catalog)} as {quote_ident(alias)} "
         f"({', '.join(options)})"
     )
 

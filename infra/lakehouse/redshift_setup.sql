@@ -18,6 +18,15 @@ grant usage, create on schema tickit_dbt to group dbt;
 grant all on all tables in schema tickit_external to group dbt;
 grant all on all tables in schema tickit_dbt to group dbt;
 
+-- Telemetry: `iot` (typed readings and their quarantine) and `sensor` (the star schema, and the
+-- IoT dbt models beside it, as in the original). The loads create their tables; dbt its views.
+create schema if not exists iot;
+create schema if not exists sensor;
+grant usage, create on schema iot to group dbt;
+grant usage, create on schema sensor to group dbt;
+grant all on all tables in schema iot to group dbt;
+grant all on all tables in schema sensor to group dbt;
+
 -- Creating external tables needs ownership of the external schema.
 alter schema tickit_dbt owner to dbt;
 alter schema tickit_external owner to dbt;

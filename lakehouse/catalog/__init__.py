@@ -2,7 +2,7 @@
 DuckDB relations; sync assets that follow each Hudi commit; federated queries over the catalog.
 
 `defs` (lakehouse/catalog/definitions.py) is imported on first use, so modules that only need
-the specs (e.g. lakehouse.tickit.tables) do not load the asset graph.
+the specs (e.g. lakehouse.tickit.raw_tables) do not load the asset graph.
 """
 
 

@@ -9,10 +9,10 @@ import dagster as dg
 
 from lakehouse.catalog.base import Catalog
 from lakehouse.catalog.hive import hive_ddl
-from lakehouse.catalog.hudi import REALTIME, HudiState
+from lakehouse.catalog.hudi_sync import REALTIME, HudiState
 from lakehouse.catalog.spec import CatalogError
 from lakehouse.hudi import HudiError
-from lakehouse.moma.tables import HUDI_TABLES, HudiTableDef
+from lakehouse.moma.hudi_tables import HUDI_TABLES, HudiTableDef
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 

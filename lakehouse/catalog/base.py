@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from lakehouse.catalog.hudi import HudiCatalogTable, HudiState
+from lakehouse.catalog.hudi_sync import HudiCatalogTable, HudiState
 from lakehouse.catalog.spec import TableSpec
 from lakehouse.storage import ObjectStore
 

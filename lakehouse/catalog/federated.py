@@ -18,12 +18,12 @@ import pyarrow.parquet as pq
 
 from lakehouse.catalog.assets import OWNERS, catalog_key
 from lakehouse.catalog.base import Catalog
-from lakehouse.catalog.engines import QueryEngine, QueryEngineError, to_dialect
+from lakehouse.catalog.query_engines import QueryEngine, QueryEngineError, to_dialect
 from lakehouse.catalog.replica import source_replica
 from lakehouse.catalog.spec import CatalogError, Column, Format, TableSpec
 from lakehouse.cdc.assets import raw_cdc_key
-from lakehouse.cdc.tables import ARTISTS, MOMA_SERVER
-from lakehouse.moma.tables import HUDI_TABLES
+from lakehouse.cdc.source_tables import ARTISTS, MOMA_SERVER
+from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pydantic import PrivateAttr
 
 from lakehouse.catalog.base import Catalog, PartitionSync, SyncReport, plan_partitions
-from lakehouse.catalog.hudi import LAST_SYNC, HudiCatalogTable, HudiState
+from lakehouse.catalog.hudi_sync import LAST_SYNC, HudiCatalogTable, HudiState
 from lakehouse.catalog.spec import TableSpec
 
 __all__ = ["GlueCatalog", "GlueSyncError", "PartitionSync", "partition_input", "table_input"]

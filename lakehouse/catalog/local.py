@@ -20,7 +20,7 @@ from lakehouse.catalog.duckdb_views import (
     materialized_table_sql,
 )
 from lakehouse.catalog.hive import hive_ddl
-from lakehouse.catalog.hudi import LAST_SYNC, REALTIME, HudiCatalogTable, HudiState
+from lakehouse.catalog.hudi_sync import LAST_SYNC, REALTIME, HudiCatalogTable, HudiState
 from lakehouse.catalog.spec import TableSpec
 from lakehouse.warehouse import Warehouse
 

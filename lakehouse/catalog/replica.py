@@ -18,7 +18,7 @@ import pyarrow as pa
 from lakehouse.catalog.spec import CatalogError
 from lakehouse.cdc.records import decode_container
 from lakehouse.cdc.sink import parse_object_key, topic_prefix
-from lakehouse.cdc.tables import MOMA_SERVER, PG_TO_AVRO, Table
+from lakehouse.cdc.source_tables import MOMA_SERVER, PG_TO_AVRO, Table
 from lakehouse.storage import ObjectStore
 
 _ARROW = {"int": pa.int32(), "long": pa.int64(), "string": pa.string(), "boolean": pa.bool_(),

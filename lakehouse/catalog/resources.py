@@ -11,9 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse.catalog.engines import DuckDBEngine, TrinoEngine, trino_from_env
 from lakehouse.catalog.glue import GlueCatalog
 from lakehouse.catalog.local import LocalCatalog
+from lakehouse.catalog.query_engines import DuckDBEngine, TrinoEngine, trino_from_env
 from lakehouse.settings import optional_env
 from lakehouse.storage import ObjectStore, S3ObjectStore
 from lakehouse.warehouse import local_warehouse

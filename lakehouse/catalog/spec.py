@@ -48,7 +48,7 @@ STORAGE = {
         table_parameters=(("classification", "parquet"),),
     ),
     # As Hudi's hive sync registers them; the per-table serde and table properties it adds
-    # (base path, spark.sql.sources.*, last_commit_time_sync) come from lakehouse.catalog.hudi.
+    # (base path, spark.sql.sources.*, last_commit_time_sync) come from lakehouse.catalog.hudi_sync.
     Format.HUDI_COW: StorageFormat(
         "org.apache.hudi.hadoop.HoodieParquetInputFormat", PARQUET_OUTPUT, PARQUET_SERDE
     ),

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from lakehouse.cdc.avro import ARROW_TYPES
 from lakehouse.cdc.records import CDC_FIELDS
-from lakehouse.cdc.tables import CdcError, Table
+from lakehouse.cdc.source_tables import CdcError, Table
 from lakehouse.duckdb_extensions import ExtensionError, load_extension
 
 CDC_TYPES = {

@@ -4,7 +4,7 @@ import dagster as dg
 
 from lakehouse.cdc.resources import MomaSource
 from lakehouse.cdc.sink import topic_prefix
-from lakehouse.cdc.tables import MOMA_DATABASE, MOMA_SERVER, MOMA_TABLES, CdcError
+from lakehouse.cdc.source_tables import MOMA_DATABASE, MOMA_SERVER, MOMA_TABLES, CdcError
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 

@@ -46,7 +46,7 @@ from psycopg.conninfo import conninfo_to_dict
 from lakehouse.cdc import pgoutput
 from lakehouse.cdc.records import row_values
 from lakehouse.cdc.sink import CaptureReport, CdcSink, TopicState
-from lakehouse.cdc.tables import CdcError, Column, Table, check_identifier, parse_table_list
+from lakehouse.cdc.source_tables import CdcError, Column, Table, check_identifier, parse_table_list
 from lakehouse.storage import ObjectStore
 
 try:  # parses wal2json's output about twice as fast; present through dagster-dbt and trino

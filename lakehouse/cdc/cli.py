@@ -22,7 +22,7 @@ import sys
 import threading
 
 from lakehouse.cdc.records import FORMATS
-from lakehouse.cdc.tables import CdcError, parse_table_list
+from lakehouse.cdc.source_tables import CdcError, parse_table_list
 from lakehouse.settings import moma_source_dsn
 
 log = logging.getLogger("lakehouse.cdc")

@@ -13,7 +13,7 @@ import itertools
 import random
 from dataclasses import dataclass, replace
 
-from lakehouse.cdc.tables import ARTISTS, ARTWORKS, MOMA_TABLES, CdcError, Table
+from lakehouse.cdc.source_tables import ARTISTS, ARTWORKS, MOMA_TABLES, CdcError, Table
 
 SHOWCASE_ARTISTS = [
     (1, "Robert Arneson", "American", "Male", 1930, 1992),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from lakehouse.cdc.tables import CdcError
+from lakehouse.cdc.source_tables import CdcError
 
 # PostgreSQL's epoch (2000-01-01), which its timestamps count from, in Unix milliseconds.
 PG_EPOCH_MS = 946_684_800_000

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.cdc import avro
-from lakehouse.cdc.tables import ZERO, CdcError, Table
+from lakehouse.cdc.source_tables import ZERO, CdcError, Table
 
 FORMATS = ("unwrapped", "envelope")
 CDC_FIELDS = ("__op", "__db", "__table", "__schema", "__lsn", "__source_ts_ms", "__deleted")

@@ -14,7 +14,7 @@ from lakehouse.cdc.capture import CaptureSettings, capture
 from lakehouse.cdc.records import decode_container
 from lakehouse.cdc.simulator import SimulatorSettings, simulate
 from lakehouse.cdc.sink import CaptureReport, WrittenObject, parse_object_key, topic_prefix
-from lakehouse.cdc.tables import MOMA_SERVER, MOMA_TABLES, parse_table_list
+from lakehouse.cdc.source_tables import MOMA_SERVER, MOMA_TABLES, parse_table_list
 from lakehouse.settings import is_set, lakehouse_env, optional_env
 from lakehouse.storage import ObjectStore
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from lakehouse.cdc.generator import ChangeScript, Op, generate_rows
 from lakehouse.cdc.records import Change
 from lakehouse.cdc.sink import CaptureReport, CdcSink
-from lakehouse.cdc.tables import (
+from lakehouse.cdc.source_tables import (
     ARTISTS,
     ARTWORKS,
     MOMA_DATABASE,

@@ -34,7 +34,7 @@ from lakehouse.cdc.records import (
     row_values,
     sync_marker,
 )
-from lakehouse.cdc.tables import CdcError, Table
+from lakehouse.cdc.source_tables import CdcError, Table
 from lakehouse.storage import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from psycopg import sql
 
 from lakehouse.cdc.capture import connect
 from lakehouse.cdc.generator import ChangeScript, Op, generate_rows
-from lakehouse.cdc.tables import MOMA_DATABASE, MOMA_TABLES, CdcError, Table
+from lakehouse.cdc.source_tables import MOMA_DATABASE, MOMA_TABLES, CdcError, Table
 from lakehouse.settings import moma_source_dsn
 
 

@@ -38,6 +38,16 @@ class LayerTranslator(DagsterDbtTranslator):
         self.automation_condition = automation_condition
         self.freshness = dict(freshness or {})  # layer folder -> policy
 
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        # A model's key is its name whatever schema it builds into: dagster-dbt's default puts a
+        # configured schema in front (`sensor/sensor_msg_count`), which would rename the IoT
+        # models' assets, and lose their history, because of where they are stored.
+        key = super().get_asset_key(dbt_resource_props)
+        name, schema = dbt_resource_props["name"], dbt_resource_props["config"].get("schema")
+        if dbt_resource_props["resource_type"] != "source" and key.path == [schema, name]:
+            return dg.AssetKey(name)
+        return key
+
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProjectDef | None
     ) -> dg.AssetSpec:

@@ -1,13 +1,11 @@
 """The dbt project, kept apart from the @dbt_assets so `dagster-dbt project prepare-and-package
 --file lakehouse/dbt/project.py` can import it without building any assets."""
 
-from pathlib import Path
-
 from dagster_dbt import DbtProject
 
+from lakehouse.dbt import DBT_PROJECT_DIR
 from lakehouse.settings import lakehouse_env
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 DBT_TARGETS = {"local": "local", "aws": "redshift"}
 
 dbt_project = DbtProject(

@@ -13,7 +13,8 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from lakehouse.dbt.assets import OWNERS, LayerTranslator, build_models
 from lakehouse.dbt.project import dbt_project
 from lakehouse.iot import pipeline
-from lakehouse.iot.tables import DIMENSIONS
+from lakehouse.iot.landing import PARTITION_FORMAT
+from lakehouse.iot.warehouse_tables import DIMENSIONS
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.settings import telemetry_start
 from lakehouse.storage import ObjectStore
@@ -25,7 +26,7 @@ from lakehouse.warehouse import Warehouse
 POOL = "iot_warehouse_loads"
 # Partitions start with the deployment's first telemetry (LAKEHOUSE_TELEMETRY_START).
 HOURLY = dg.HourlyPartitionsDefinition(
-    start_date=telemetry_start().strftime("%Y-%m-%d-%H:%M"), timezone="UTC", end_offset=1
+    start_date=telemetry_start().strftime(PARTITION_FORMAT), timezone="UTC", end_offset=1
 )
 DIMENSION_KEYS = {t.name: dg.AssetKey(["sensor", t.name]) for t in DIMENSIONS}
 MESSAGE_KEY = dg.AssetKey(["sensor", "message"])

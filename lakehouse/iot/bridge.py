@@ -47,9 +47,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from lakehouse.iot.landing import LandingWriter
+from gateway.message import GATEWAY_CLIENT_ID, TOPIC
+from lakehouse.iot.landing import LANDING_PREFIX, LandingWriter
 from lakehouse.iot.rule import flatten, unparsed
-from lakehouse.settings import dagster_home, setting
+from lakehouse.settings import dagster_home, lakehouse_home, setting
 from lakehouse.storage import ObjectStore, store_for_uri
 
 if TYPE_CHECKING:
@@ -68,9 +69,9 @@ class BridgeSettings:
     key: str
     ca: str
     client_id: str = "lakehouse-iot-bridge"
-    topic: str = "lora-iot-demo"
-    device: str = "lora-iot-gateway-01"
-    prefix: str = "message"
+    topic: str = TOPIC
+    device: str = GATEWAY_CLIENT_ID
+    prefix: str = LANDING_PREFIX
     flush_bytes: int = 1_000_000
     flush_seconds: float = 60.0
     receive_maximum: int = 65535
@@ -352,7 +353,7 @@ def env(name: str, default=None):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    home = Path(env("LAKEHOUSE_HOME") or ".lakehouse")
+    home = lakehouse_home()
     p = argparse.ArgumentParser(prog="lakehouse-iot-bridge", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     mq = p.add_argument_group("MQTT (the broker the gateway publishes to)")
@@ -364,8 +365,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mq.add_argument("--ca", default=env("BRIDGE_CA"), help="BRIDGE_CA: CA of the broker")
     mq.add_argument("--client-id", default=env("BRIDGE_CLIENT_ID", "lakehouse-iot-bridge"),
                     help="BRIDGE_CLIENT_ID: also names the persistent session")  # fmt: skip
-    mq.add_argument("--topic", default=env("BRIDGE_TOPIC", "lora-iot-demo"), help="BRIDGE_TOPIC")
-    mq.add_argument("--device", default=env("BRIDGE_DEVICE", "lora-iot-gateway-01"),
+    mq.add_argument("--topic", default=env("BRIDGE_TOPIC", TOPIC), help="BRIDGE_TOPIC")
+    mq.add_argument("--device", default=env("BRIDGE_DEVICE", GATEWAY_CLIENT_ID),
                     help="BRIDGE_DEVICE: the `device` field (the rule's clientid(); a broker does "
                     "not tell subscribers who published)")  # fmt: skip
     mq.add_argument("--receive-maximum", type=int,
@@ -377,7 +378,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     la = p.add_argument_group("landing (the Firehose stand-in)")
     la.add_argument("--target", default=env("BRIDGE_TARGET", str(home / "lake")),
                     help="BRIDGE_TARGET: lake directory or s3://bucket/prefix")  # fmt: skip
-    la.add_argument("--prefix", default=env("BRIDGE_PREFIX", "message"), help="BRIDGE_PREFIX")
+    la.add_argument("--prefix", default=env("BRIDGE_PREFIX", LANDING_PREFIX), help="BRIDGE_PREFIX")
     la.add_argument("--flush-bytes", type=int, default=int(env("BRIDGE_FLUSH_BYTES", "1000000")),
                     help="BRIDGE_FLUSH_BYTES: write a batch at this size")  # fmt: skip
     la.add_argument("--flush-seconds", type=float,

@@ -21,18 +21,16 @@ import random
 import sys
 import time
 import uuid
-from pathlib import Path
 
 from gateway.emulator import Node
-from gateway.message import build_message
-from lakehouse.iot.landing import LandingWriter, partition_of
+from gateway.message import GATEWAY_CLIENT_ID, build_message
+from lakehouse.iot.landing import LANDING_PREFIX, LandingWriter, partition_of
 from lakehouse.iot.rule import flatten
 from lakehouse.iot.seeds import registered_devices
-from lakehouse.settings import setting
+from lakehouse.settings import lakehouse_home
 from lakehouse.storage import ObjectStore, store_for_uri
 
 GATEWAY_ID = "00000000f62051ce"
-CLIENT_ID = "lora-iot-gateway-01"
 MSG_IDS = uuid.UUID("5d1b4a52-3f6e-4f8e-9a57-8a2f0c1e7b10")
 TRANSIT_S = 0.036  # gateway -> broker, the median of the original (iot reference §4.5)
 
@@ -45,7 +43,7 @@ def generate(
     interval: float = 5.0,
     seed: int = 7,
     devices: list[str] | None = None,
-    prefix: str = "message",
+    prefix: str = LANDING_PREFIX,
     flush_seconds: float = 60.0,
     schema_version: int = 3,
 ) -> dict[str, int]:
@@ -84,7 +82,7 @@ def generate(
                                 snr=rng.randrange(5, 12) if extras else None)  # fmt: skip
         arrival[0] = min(ts + TRANSIT_S, end)
         when = dt.datetime.fromtimestamp(arrival[0], dt.UTC)
-        writer.add(flatten(json.loads(payload), CLIENT_ID, when))
+        writer.add(flatten(json.loads(payload), GATEWAY_CLIENT_ID, when))
         counts[node.uid] += 1
     writer.flush()
     return counts
@@ -96,12 +94,12 @@ def boot_id(uid: str, start: float) -> int:
     return uuid.uuid5(MSG_IDS, f"{uid}/boot/{start!r}").int & 0xFFFFFFFF
 
 
-def has_telemetry(lake: ObjectStore, prefix: str = "message") -> bool:
+def has_telemetry(lake: ObjectStore, prefix: str = LANDING_PREFIX) -> bool:
     return any(partition_of(o.key) for o in lake.list_objects(f"{prefix}/"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    home = Path(setting("LAKEHOUSE_HOME", ".lakehouse"))
+    home = lakehouse_home()
     p = argparse.ArgumentParser(prog="lakehouse-iot-gen", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     p.add_argument(
@@ -123,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     lake = store_for_uri(args.target)
     if args.if_empty and has_telemetry(lake):
-        print(f"telemetry already landed under {lake.uri('message/')}; nothing generated")
+        print(f"telemetry already landed under {lake.uri(LANDING_PREFIX + '/')}; nothing generated")
         return 0
     try:
         counts = generate(lake, end=args.end if args.end is not None else time.time(),
@@ -134,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lakehouse-iot-gen: {e}", file=sys.stderr)
         return 2
     total = sum(counts.values())
-    print(f"wrote {total} messages from {len(counts)} LoRa nodes under {lake.uri('message/')}")
+    where = lake.uri(f"{LANDING_PREFIX}/")
+    print(f"wrote {total} messages from {len(counts)} LoRa nodes under {where}")
     return 0
 
 

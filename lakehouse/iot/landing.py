@@ -20,6 +20,10 @@ from lakehouse.iot.readings import Quarantined
 from lakehouse.storage import ObjectStore
 
 STREAM = "lakehouse-telemetry"
+# Where telemetry lands in the lake: the original's `message/` prefix, which Firehose writes to.
+LANDING_PREFIX = "message"
+# An hourly partition's key, as Dagster's HourlyPartitionsDefinition writes it.
+PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 HOUR_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.gz$")
 
 
@@ -91,7 +95,7 @@ class LandingWriter:
     def __init__(
         self,
         store: ObjectStore,
-        prefix: str = "message",
+        prefix: str = LANDING_PREFIX,
         flush_bytes: int = 1_000_000,
         flush_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,

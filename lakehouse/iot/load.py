@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from lakehouse.iot.landing import encode
-from lakehouse.iot.tables import REDSHIFT, Table
+from lakehouse.iot.warehouse_tables import REDSHIFT, Table
 from lakehouse.storage import ObjectStore
 from lakehouse.warehouse import LOCK_WAIT_S, Session, Warehouse
 

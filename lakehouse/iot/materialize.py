@@ -27,8 +27,7 @@ from typing import TextIO
 
 import dagster as dg
 
-from lakehouse.iot.landing import partition_of
-from lakehouse.iot.pipeline import LANDING_PREFIX
+from lakehouse.iot.landing import LANDING_PREFIX, partition_of
 from lakehouse.settings import dagster_home
 
 
@@ -135,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.definitions import defs
     from lakehouse.iot.assets import HOURLY
     from lakehouse.settings import lakehouse_home
+    from lakehouse.warehouse import local_warehouse
 
     started = time.monotonic()
     home = lakehouse_home()
@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     where = {
         "log": str(log_path) if log_path else "(printed above)",
         "lake": lake.root_uri,
-        "warehouse": f"{home / 'warehouse.sqlite'} (DuckLake; `uv run lakehouse-sql` queries it)",
+        "warehouse": f"{local_warehouse(home).catalog} "
+        "(DuckLake; `uv run lakehouse-sql` queries it)",
         "runs": f"DAGSTER_HOME={dagster_home() or '(not recorded)'}; "
         "`make ui` shows them at http://127.0.0.1:3000",
     }

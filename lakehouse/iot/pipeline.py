@@ -19,7 +19,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from lakehouse.iot.landing import hour_prefix, partition_of, read_records
+from lakehouse.iot.landing import (
+    LANDING_PREFIX,
+    PARTITION_FORMAT,
+    hour_prefix,
+    partition_of,
+    read_records,
+)
 from lakehouse.iot.load import (
     append_manifest,
     ensure_tables,
@@ -31,7 +37,7 @@ from lakehouse.iot.load import (
 )
 from lakehouse.iot.readings import Quarantined, message_id, to_reading
 from lakehouse.iot.seeds import star_schema_rows, to_csv
-from lakehouse.iot.tables import (
+from lakehouse.iot.warehouse_tables import (
     ALL_TABLES,
     DIMENSIONS,
     MESSAGE,
@@ -41,12 +47,10 @@ from lakehouse.iot.tables import (
 from lakehouse.storage import ObjectStore, StorageError
 from lakehouse.warehouse import Warehouse
 
-LANDING_PREFIX = "message"
 TYPED_PREFIX = "sensor_messages"
 QUARANTINE_PREFIX = "sensor_messages_quarantine"
 MESSAGE_PREFIX = "sensor/message"
 DIMENSIONS_PREFIX = "sensor"
-PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 DEDUP_WINDOW_S = 24 * 3600  # how far apart two copies of one reading may have been read
 RECORD_TEXT_BYTES = 60_000  # the quarantine's record column is VARCHAR(65535) (bytes)
 

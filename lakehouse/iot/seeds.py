@@ -13,7 +13,7 @@ import csv
 import io
 from pathlib import Path
 
-from lakehouse.iot.tables import DIMENSIONS, Table
+from lakehouse.iot.warehouse_tables import DIMENSIONS, Table
 
 SEEDS_DIR = Path(__file__).resolve().parent / "seeds"
 

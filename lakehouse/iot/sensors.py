@@ -25,8 +25,8 @@ from collections import defaultdict
 import dagster as dg
 
 from lakehouse.iot.assets import MESSAGE_KEY, QUARANTINE_KEY, sensor_messages_raw
-from lakehouse.iot.landing import hour_prefix, partition_of
-from lakehouse.iot.pipeline import LANDING_PREFIX, loaded_by_bridge
+from lakehouse.iot.landing import LANDING_PREFIX, PARTITION_FORMAT, hour_prefix, partition_of
+from lakehouse.iot.pipeline import loaded_by_bridge, partition_hour
 from lakehouse.run_policy import domain, waiting_runs
 from lakehouse.sensing import LOOKBACK_MS, ObjectCursor, scan
 from lakehouse.storage import ObjectInfo, ObjectStore
@@ -59,9 +59,9 @@ def left_to_runs(lake: ObjectStore, objects: list[ObjectInfo], now_s: float) -> 
     hours = {partition_of(o.key) for o in objects}
     marked: dict[str, set[str]] = {}
     for partition in hours:
-        hour = dt.datetime.strptime(partition, "%Y-%m-%d-%H:%M")
+        hour = partition_hour(partition)
         for h in (hour - dt.timedelta(hours=1), hour):
-            key = h.strftime("%Y-%m-%d-%H:%M")
+            key = h.strftime(PARTITION_FORMAT)
             if key not in marked:
                 marked[key] = loaded_by_bridge(lake, h)
     left = []
@@ -69,8 +69,7 @@ def left_to_runs(lake: ObjectStore, objects: list[ObjectInfo], now_s: float) -> 
         partition = partition_of(o.key)
         if o.key in marked[partition]:
             continue
-        hour = dt.datetime.strptime(partition, "%Y-%m-%d-%H:%M")
-        previous = (hour - dt.timedelta(hours=1)).strftime("%Y-%m-%d-%H:%M")
+        previous = (partition_hour(partition) - dt.timedelta(hours=1)).strftime(PARTITION_FORMAT)
         bridge_loading = bool(marked[partition] or marked[previous])
         if bridge_loading and now_s * 1000 - o.last_modified_ms < BRIDGE_GRACE_S * 1000:
             continue  # not yet: seen again next tick (the cursor does not hold it)

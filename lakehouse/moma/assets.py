@@ -5,8 +5,8 @@ import dagster as dg
 from lakehouse.cdc.assets import raw_cdc_key
 from lakehouse.hudi import HudiError
 from lakehouse.moma.commits import last_ingest
+from lakehouse.moma.hudi_tables import HUDI_TABLES, ORDERING_FIELD, HudiTableDef
 from lakehouse.moma.resources import HudiIngest
-from lakehouse.moma.tables import HUDI_TABLES, ORDERING_FIELD, HudiTableDef
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from lakehouse.cdc.arrow import read_cdc_objects
 from lakehouse.cdc.sink import parse_object_key, topic_prefix
 from lakehouse.hudi import HudiTable
-from lakehouse.moma.tables import HUDI_TABLES, HudiTableDef
+from lakehouse.moma.hudi_tables import HUDI_TABLES, HudiTableDef
 from lakehouse.storage import ObjectStore
 
 DELETED = "true"

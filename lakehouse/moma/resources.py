@@ -18,10 +18,10 @@ from dagster_aws.emr import EmrError, EmrJobRunner
 
 from lakehouse.cdc.records import value_schema
 from lakehouse.cdc.sink import topic_prefix
-from lakehouse.cdc.tables import MOMA_SERVER
+from lakehouse.cdc.source_tables import MOMA_SERVER
 from lakehouse.hudi.deltastreamer import DFS_ROOT, DeltaStreamerArgs, run
 from lakehouse.hudi.emr import emr_step, job_name, spark_submit_args
-from lakehouse.moma.tables import ORDERING_FIELD, PROPS_DIR, HudiTableDef
+from lakehouse.moma.hudi_tables import ORDERING_FIELD, PROPS_DIR, HudiTableDef
 from lakehouse.settings import aws_region
 from lakehouse.storage import ObjectStore, filesystem
 

@@ -11,7 +11,7 @@ from lakehouse.dbt.project import dbt_project
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 from lakehouse.tickit.generator import GeneratorError, generate
-from lakehouse.tickit.tables import TABLES, raw_key
+from lakehouse.tickit.raw_tables import RAW_PREFIX, TABLES, raw_dir, raw_key
 from lakehouse.tickit.validate import RawFileError, validate_raw_file
 from lakehouse.warehouse import Warehouse
 
@@ -50,7 +50,7 @@ def raw_tickit_data(config: TickitDataConfig, lake: ObjectStore) -> dg.Materiali
         lake.put_bytes(raw_key(t.name), t.data)
     return dg.MaterializeResult(
         metadata={
-            "uri": dg.MetadataValue.path(lake.uri("raw_tickit_data/")),
+            "uri": dg.MetadataValue.path(lake.uri(f"{RAW_PREFIX}/")),
             "rows": sum(t.rows for t in tables.values()),
             "bytes": sum(len(t.data) for t in tables.values()),
             "files": len(tables),
@@ -98,7 +98,7 @@ def tickit_external(context: dg.AssetExecutionContext, lake: ObjectStore, dbt: D
             asset_key=["tickit_external", table],
             metadata={
                 "rows": rows[table],
-                "location": dg.MetadataValue.path(lake.uri(f"raw_tickit_data/{table}/")),
+                "location": dg.MetadataValue.path(lake.uri(raw_dir(table))),
                 "relation": f"tickit_external.{table}",
             },
         )

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lakehouse.storage import ObjectStore, StorageError, store_for_uri
-from lakehouse.tickit.tables import TABLES, header, raw_key, scaled_rows
+from lakehouse.tickit.raw_tables import TABLES, header, raw_key, scaled_rows
 
 FIRST_DATEID = 1827
 DAYS = 365

@@ -6,7 +6,7 @@ import dagster as dg
 from lakehouse.run_policy import domain, waiting_runs
 from lakehouse.storage import ObjectStore
 from lakehouse.tickit.assets import tickit_dbt_models
-from lakehouse.tickit.tables import TABLES
+from lakehouse.tickit.raw_tables import TABLES, raw_dir
 
 
 def external_key(table: str) -> dg.AssetKey:
@@ -30,7 +30,7 @@ def tickit_raw_files(context: dg.SensorEvaluationContext, lake: ObjectStore):
     stale = {}
     for table in TABLES:
         newest = max(
-            (o.last_modified_ms for o in lake.list_objects(f"raw_tickit_data/{table}/")),
+            (o.last_modified_ms for o in lake.list_objects(raw_dir(table))),
             default=None,
         )
         if newest is None:

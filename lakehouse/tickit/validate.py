@@ -8,7 +8,7 @@ import duckdb
 
 from lakehouse.catalog.duckdb_views import read_sql
 from lakehouse.storage import ObjectStore
-from lakehouse.tickit.tables import header, raw_key, table_spec
+from lakehouse.tickit.raw_tables import header, raw_key, table_spec
 
 
 class RawFileError(ValueError):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from lakehouse.catalog.assets import build_catalog_asset
 from lakehouse.catalog.duckdb_views import hudi_files_view_sql, path_literal
 from lakehouse.catalog.glue import GlueCatalog
-from lakehouse.catalog.hudi import HudiState, hive_type, hudi_catalog_tables
+from lakehouse.catalog.hudi_sync import HudiState, hive_type, hudi_catalog_tables
 from lakehouse.catalog.local import LocalCatalog
 from lakehouse.catalog.spec import (
     CatalogError,
@@ -23,7 +23,7 @@ from lakehouse.catalog.spec import (
     check_partition_value,
 )
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig
-from lakehouse.moma.tables import HUDI_TABLES
+from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.storage import LocalObjectStore
 from lakehouse.warehouse import local_warehouse
 

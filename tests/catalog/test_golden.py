@@ -23,16 +23,16 @@ from lakehouse.catalog.duckdb_views import (
 from lakehouse.catalog.federated import QUERIES
 from lakehouse.catalog.glue import partition_input, table_input
 from lakehouse.catalog.hive import hive_ddl
-from lakehouse.catalog.hudi import LAST_SYNC, READ_OPTIMIZED, REALTIME, hudi_catalog_tables
+from lakehouse.catalog.hudi_sync import LAST_SYNC, READ_OPTIMIZED, REALTIME, hudi_catalog_tables
+from lakehouse.catalog.lake_tables import TELEMETRY_FIELDS, TELEMETRY_TYPES, telemetry_landing_spec
 from lakehouse.catalog.spec import Format
-from lakehouse.catalog.tables import TELEMETRY_FIELDS, TELEMETRY_TYPES, telemetry_landing_spec
 from lakehouse.cdc.records import value_schema
-from lakehouse.cdc.tables import MOMA_SERVER
+from lakehouse.cdc.source_tables import MOMA_SERVER
 from lakehouse.hudi.schema import arrow_from_avro
 from lakehouse.iot.landing import LandingWriter
-from lakehouse.moma.tables import HUDI_TABLES
+from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.storage import LocalObjectStore
-from lakehouse.tickit.tables import table_spec
+from lakehouse.tickit.raw_tables import table_spec
 from tests.support.paths import REPO_ROOT
 
 GOLDEN = REPO_ROOT / "tests/catalog/golden"

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.catalog.engines import DuckDBEngine
 from lakehouse.catalog.local import LocalCatalog
+from lakehouse.catalog.query_engines import DuckDBEngine
 from lakehouse.catalog.spec import Column, Format, TableSpec
 from lakehouse.warehouse import WarehouseLockedError, local_warehouse
 

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from lakehouse.catalog.engines import DuckDBEngine, TrinoEngine
 from lakehouse.catalog.glue import GlueCatalog
 from lakehouse.catalog.local import LocalCatalog
+from lakehouse.catalog.query_engines import DuckDBEngine, TrinoEngine
 from lakehouse.resources import resources_for_env
 
 AWS_ENV = {

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from lakehouse.cdc.arrow import cdc_arrow_schema, read_cdc_objects
 from lakehouse.cdc.records import ChangeBatch, decode_container, encode_batch, row_values
-from lakehouse.cdc.tables import ARTISTS, ARTWORKS, CdcError
+from lakehouse.cdc.source_tables import ARTISTS, ARTWORKS, CdcError
 
 
 def fixture(fixtures_dir, kind, name):

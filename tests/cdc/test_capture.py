@@ -13,7 +13,7 @@ from lakehouse.cdc.capture import CaptureSettings, capture, connect, describe_ta
 from lakehouse.cdc.generator import generate_rows
 from lakehouse.cdc.records import value_schema
 from lakehouse.cdc.sink import checkpoint_key
-from lakehouse.cdc.tables import ARTISTS, ARTWORKS, MOMA_TABLES
+from lakehouse.cdc.source_tables import ARTISTS, ARTWORKS, MOMA_TABLES
 from lakehouse.storage import LocalObjectStore
 from tests.cdc.topics import topic_objects, topic_records
 

@@ -12,7 +12,7 @@ from lakehouse.cdc import source
 from lakehouse.cdc.capture import CaptureSettings, capture, connect
 from lakehouse.cdc.cli import main
 from lakehouse.cdc.simulator import SimulatorSettings, simulate
-from lakehouse.cdc.tables import CdcError
+from lakehouse.cdc.source_tables import CdcError
 from lakehouse.storage import LocalObjectStore
 from tests.support.postgres import SUPERUSER_PASSWORD, postgres_server
 

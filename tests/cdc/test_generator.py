@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from lakehouse.cdc.generator import SHOWCASE_ARTISTS, ChangeScript, generate_rows
 from lakehouse.cdc.source import read_extract
-from lakehouse.cdc.tables import ARTISTS, ARTWORKS, CdcError
+from lakehouse.cdc.source_tables import ARTISTS, ARTWORKS, CdcError
 
 
 def test_rows_are_a_function_of_the_seed():

@@ -14,7 +14,7 @@ from lakehouse.cdc import source
 from lakehouse.cdc.capture import CaptureSettings, capture, connect
 from lakehouse.cdc.generator import ChangeScript, generate_rows
 from lakehouse.cdc.sink import checkpoint_key
-from lakehouse.cdc.tables import ARTISTS, ARTWORKS, MOMA_TABLES
+from lakehouse.cdc.source_tables import ARTISTS, ARTWORKS, MOMA_TABLES
 from lakehouse.storage import LocalObjectStore
 from tests.cdc.topics import topic_objects, topic_records
 

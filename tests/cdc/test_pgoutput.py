@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.cdc.capture import UNAVAILABLE, CaptureSettings, capture, connect
-from lakehouse.cdc.tables import CdcError
+from lakehouse.cdc.source_tables import CdcError
 from lakehouse.storage import LocalObjectStore
 from tests.cdc.topics import topic_records as records_of
 

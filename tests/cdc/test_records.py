@@ -18,7 +18,7 @@ from lakehouse.cdc.records import (
     value_schema,
 )
 from lakehouse.cdc.sink import object_key, parse_object_key
-from lakehouse.cdc.tables import ARTISTS, ARTWORKS, CdcError, Column, Table
+from lakehouse.cdc.source_tables import ARTISTS, ARTWORKS, CdcError, Column, Table
 
 
 def fixture(fixtures_dir, kind, name):

@@ -7,7 +7,7 @@ import pytest
 from lakehouse.cdc.generator import ChangeScript, generate_rows
 from lakehouse.cdc.simulator import SimulatorSettings, simulate
 from lakehouse.cdc.sink import checkpoint_key
-from lakehouse.cdc.tables import ARTISTS, ARTWORKS, CdcError
+from lakehouse.cdc.source_tables import ARTISTS, ARTWORKS, CdcError
 from lakehouse.storage import LocalObjectStore
 from tests.cdc.topics import topic_objects, topic_records
 

@@ -2,7 +2,7 @@
 
 from lakehouse.cdc.records import Change
 from lakehouse.cdc.sink import CdcSink
-from lakehouse.cdc.tables import ARTISTS
+from lakehouse.cdc.source_tables import ARTISTS
 from lakehouse.storage import LocalObjectStore
 from tests.cdc.topics import topic_objects
 

@@ -11,7 +11,7 @@ from dagster import DagsterInstance, materialize
 
 from lakehouse.dbt.assets import run_dbt
 from lakehouse.dbt.project import dbt_project
-from lakehouse.dbt.resource import LakehouseDbtCliResource
+from lakehouse.dbt.resources import LakehouseDbtCliResource
 from lakehouse.resources import local_resources
 from lakehouse.tickit.assets import raw_tickit_data, tickit_dbt_models, tickit_external
 from tests.support.paths import REPO_ROOT

@@ -408,7 +408,7 @@ def _checkpoint(spark, base: str) -> str | None:
 def _spark_cycle(spark, base: str, table_type: str, dfs_root) -> list[str]:
     """One DeltaStreamer cycle on Spark; returns the objects it read."""
     from lakehouse.hudi.deltastreamer import load_properties
-    from lakehouse.moma.tables import PROPS_DIR
+    from lakehouse.moma.hudi_tables import PROPS_DIR
 
     after = int(_checkpoint(spark, base) or -1)
     new = sorted(
@@ -439,7 +439,7 @@ def _spark_cycle(spark, base: str, table_type: str, dfs_root) -> list[str]:
 
 def _python_cycle(base: str, table_type: str, dfs_root) -> list[str]:
     from lakehouse.hudi.deltastreamer import DFS_ROOT, DeltaStreamerArgs, run
-    from lakehouse.moma.tables import PROPS_DIR
+    from lakehouse.moma.hudi_tables import PROPS_DIR
 
     result = run(
         DeltaStreamerArgs(
@@ -515,7 +515,7 @@ def test_spark_reads_the_four_moma_tables_the_assets_build(spark, tmp_path):
     """The MoMA tables as the assets build them from simulated CDC (two cycles: a snapshot,
     then updates, deletes and partition moves), partition values with spaces and all."""
     from lakehouse.cdc.resources import SimulatedMomaSource
-    from lakehouse.moma.tables import HUDI_TABLES
+    from lakehouse.moma.hudi_tables import HUDI_TABLES
     from lakehouse.storage import LocalObjectStore
     from tests.moma.test_assets import COLUMNS as MOMA_COLUMNS
     from tests.moma.test_assets import expected_rows, run, table_rows

@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from lakehouse.dbt.project import DBT_PROJECT_DIR
-from lakehouse.dbt.resource import LakehouseDbtCliResource
+from lakehouse.dbt.resources import LakehouseDbtCliResource
 from lakehouse.iot.assets import (
     iot_dbt_models,
     message,
@@ -30,7 +30,7 @@ from tests.iot.support import Publisher, start_bridge_process, wait_until
 from tests.support.mosquitto import mosquitto_broker
 
 NODES = ("0447383033363932003C0034", "0447383033363932003C0036")
-MSG_COUNT = "select guid, msg_count from tickit_dbt.sensor_msg_count order by guid"
+MSG_COUNT = "select guid, msg_count from sensor.sensor_msg_count order by guid"
 
 
 def counts(warehouse: DuckLakeWarehouse) -> dict[str, int]:

@@ -18,7 +18,7 @@ from lakehouse.iot.landing import partition_of, read_records
 from lakehouse.iot.load import ensure_tables, replace_partition, transaction, write_part
 from lakehouse.iot.readings import message_id, to_reading
 from lakehouse.iot.seeds import registered_devices
-from lakehouse.iot.tables import MESSAGE
+from lakehouse.iot.warehouse_tables import MESSAGE
 from lakehouse.storage import LocalObjectStore
 from lakehouse.warehouse import local_warehouse
 from tests.iot.support import query
@@ -116,7 +116,7 @@ def marts(tmp_path_factory):
 
 def test_msg_count_is_exact_per_device(marts):
     db, counts = marts
-    assert dict(query(db, "select guid, msg_count from tickit_dbt.sensor_msg_count")) == {
+    assert dict(query(db, "select guid, msg_count from sensor.sensor_msg_count")) == {
         **counts,
         SENSOR_1: 3,
     }
@@ -125,7 +125,7 @@ def test_msg_count_is_exact_per_device(marts):
 def test_sensor_one_detail_row_is_the_references(marts):
     db, _ = marts
     rows = query(db, f"""select recorded, temp, sku, mac, lat, long, location, installed
-                         from tickit_dbt.sensor_msg_detail where guid = '{SENSOR_1}'
+                         from sensor.sensor_msg_detail where guid = '{SENSOR_1}'
                          order by recorded""")  # fmt: skip
     assert rows[0] == (dt.datetime(2020, 3, 4, 3, 31, 59), Decimal("105.56"), "PR49-24A",
                        "8e:fa:46:09:14:b2", Decimal("37.7068476"), Decimal("-122.4191599"),
@@ -138,9 +138,7 @@ def test_current_window_counts_the_last_thirty_minutes(marts):
     expected = dict(query(db, f"""select device_id, count(*) from iot.sensor_messages
                                   where floor(ts) between {END - 1800} and {END}
                                   group by 1"""))  # fmt: skip
-    current = {
-        g: n for _, n, g, *_ in query(db, "select * from tickit_dbt.sensor_avg_temp_current")
-    }
+    current = {g: n for _, n, g, *_ in query(db, "select * from sensor.sensor_avg_temp_current")}
     assert current == expected
     assert all(355 <= n <= 362 for n in current.values())  # ~5 s cadence over 30 minutes
 
@@ -150,7 +148,7 @@ def test_hourly_aggregates_and_latency(marts):
     hourly = query(
         db,
         """select device_id, hour, readings, min_temperature_f, max_temperature_f
-                          from tickit_dbt.sensor_hourly order by 1, 2""",
+                          from sensor.sensor_hourly order by 1, 2""",
     )
     per_device = Counter()
     for device, hour, readings, low, high in hourly:
@@ -159,6 +157,6 @@ def test_hourly_aggregates_and_latency(marts):
     assert per_device == Counter(counts)
     assert len(hourly) == 2 * len(counts)  # 09:20:30-10:00:30 spans two reading hours
     ((low, high),) = query(
-        db, "select min(diff_seconds), max(diff_seconds) from tickit_dbt.message_latency"
+        db, "select min(diff_seconds), max(diff_seconds) from sensor.message_latency"
     )
     assert low >= 0 and high > 0

@@ -18,7 +18,7 @@ from awsiot import mqtt_connection_builder
 from gateway.message import build_message
 from gateway.payload import Reading
 from lakehouse.dbt.project import DBT_PROJECT_DIR
-from lakehouse.dbt.resource import LakehouseDbtCliResource
+from lakehouse.dbt.resources import LakehouseDbtCliResource
 from lakehouse.iot import pipeline
 from lakehouse.iot.assets import (
     iot_dbt_models,
@@ -153,7 +153,7 @@ def test_thousand_readings_land_load_and_count_exactly_through_a_bridge_kill(tmp
     assert dg.materialize([iot_dbt_models], resources=resources, instance=instance).success
 
     db = local_warehouse(tmp_path)
-    assert dict(query(db, "select guid, msg_count from tickit_dbt.sensor_msg_count")) == NODES
+    assert dict(query(db, "select guid, msg_count from sensor.sensor_msg_count")) == NODES
     assert query(db, "select count(*), count(distinct message_id) from iot.sensor_messages") == [
         (1000, 1000)
     ]

@@ -9,7 +9,7 @@ import redshift_connector
 
 from lakehouse.iot import pipeline
 from lakehouse.iot.load import LoadError
-from lakehouse.iot.tables import MESSAGE, QUARANTINE, SENSOR_MESSAGES
+from lakehouse.iot.warehouse_tables import MESSAGE, QUARANTINE, SENSOR_MESSAGES
 from lakehouse.warehouse import RedshiftWarehouse
 from tests.iot.support import HOUR, MemoryS3Store, land, message
 from tests.support.fake_redshift import FakeConnection, FakeCursor

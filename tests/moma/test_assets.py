@@ -10,8 +10,8 @@ from lakehouse.cdc.sink import object_key
 from lakehouse.hudi import HudiTable
 from lakehouse.hudi.schema import META_FIELDS
 from lakehouse.moma import hudi_checks, hudi_tables
+from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.moma.resources import LocalHudiIngest
-from lakehouse.moma.tables import HUDI_TABLES
 from lakehouse.storage import LocalObjectStore
 from tests.cdc.topics import topic_records
 from tests.hudi.support import read_optimized, snapshot

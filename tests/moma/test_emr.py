@@ -11,8 +11,8 @@ from dagster_aws.s3 import S3Resource
 from lakehouse.cdc.resources import SimulatedMomaSource
 from lakehouse.hudi.emr import HUDI_UTILITIES_JAR
 from lakehouse.moma import hudi_tables
+from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.moma.resources import EmrHudiIngest, deltastreamer_main
-from lakehouse.moma.tables import HUDI_TABLES
 from lakehouse.storage import S3ObjectStore
 from tests.cdc.topics import topic_records
 from tests.hudi import support

@@ -12,8 +12,8 @@ import pytest
 from lakehouse import engines
 from lakehouse import hudi_spark as spark
 from lakehouse.hudi.emr import HUDI_UTILITIES_JAR, SPARK_AVRO_JAR
+from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.moma.resources import LocalHudiIngest, SparkHudiIngest
-from lakehouse.moma.tables import HUDI_TABLES
 from lakehouse.resources import local_hudi_ingest
 from lakehouse.storage import LocalObjectStore
 

@@ -29,7 +29,7 @@ DIMENSIONS = (
     "sensor/sensor,sensor/location,sensor/history,sensor/manufacturer,sensor/sensors,"
     "stg_sensor__installed_sensors"
 )
-ANALYST_SQL = "select coalesce(sum(msg_count), 0) from tickit_dbt.sensor_msg_count"
+ANALYST_SQL = "select coalesce(sum(msg_count), 0) from sensor.sensor_msg_count"
 NODES = ("0447383033363932003C0034", "0447383033363932003C0036")  # registered, installed
 BRIDGE_FLUSH_S = 1
 ORIGIN_TAGS = ("dagster/sensor_name", "dagster/schedule_name", "dagster/backfill")
@@ -367,7 +367,7 @@ class Soak:
     def observe_commits(self) -> None:
         """Records the completed write commits (with a DeltaStreamer checkpoint) now in each
         MoMA table's active timeline."""
-        from lakehouse.moma.tables import HUDI_TABLES
+        from lakehouse.moma.hudi_tables import HUDI_TABLES
 
         for table in HUDI_TABLES:
             timeline = self.home / "lake" / table.base_key / ".hoodie"
@@ -389,7 +389,7 @@ class Soak:
         covers it (every commit seen while the system ran, archived since or not); and the
         objects no commit covers."""
         from lakehouse.cdc.sensors import list_topic_objects
-        from lakehouse.moma.tables import HUDI_TABLES
+        from lakehouse.moma.hudi_tables import HUDI_TABLES
         from lakehouse.storage import LocalObjectStore
 
         self.observe_commits()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lakehouse import engines
-from lakehouse.catalog.engines import QueryEngineError, TrinoEngine
+from lakehouse.catalog.query_engines import QueryEngineError, TrinoEngine
 from tests.support.mosquitto import CertificateAuthority
 from tests.support.ports import free_port
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from lakehouse.catalog.duckdb_views import read_sql
 from lakehouse.storage import LocalObjectStore
 from lakehouse.tickit.generator import GeneratorError, generate, main, write
-from lakehouse.tickit.tables import TABLES, header, raw_key, table_spec
+from lakehouse.tickit.raw_tables import TABLES, header, raw_key, table_spec
 
 SCALE_1_ROWS = {
     "category": 11, "date": 365, "venue": 202, "event": 8_798,

@@ -60,6 +60,19 @@ def test_marts_carry_dist_and_sort_keys(run_statements):
         assert re.search(rf"diststyle key distkey \({key}\)\s+compound sortkey\({key}\)", ddl), ddl
 
 
+def test_each_domain_builds_into_its_own_schema(run_statements):
+    """TICKIT into the target's schema, IoT into `sensor` as written (no `tickit_dbt_` prefix)."""
+    built = dict(
+        (m[2], m[1])
+        for s in run_statements
+        if (m := re.match(r'create\s+(?:view|table)\s+(?:"\w+"\.)?"(\w+)"\."(\w+)__dbt_tmp"', s))
+    )
+    iot = {p.stem for p in (REPO_ROOT / "dbt_project/models/iot").rglob("*.sql")}
+    assert iot and iot <= set(built)
+    assert {built[model] for model in iot} == {"sensor"}
+    assert {schema for model, schema in built.items() if model not in iot} == {"tickit_dbt"}
+
+
 def test_compiled_models_parse_as_redshift_sql(run_statements):
     models = [s for s in run_statements if re.match(r"create\s+(view|table)", s)]
     assert len(models) == 13 + 9  # TICKIT, and the IoT staging views and marts

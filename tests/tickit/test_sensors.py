@@ -5,8 +5,8 @@ import dagster as dg
 from lakehouse.storage import LocalObjectStore
 from lakehouse.tickit.assets import tickit_dbt_models
 from lakehouse.tickit.generator import generate, write
+from lakehouse.tickit.raw_tables import TABLES, raw_key
 from lakehouse.tickit.sensors import tickit_raw_files
-from lakehouse.tickit.tables import TABLES, raw_key
 
 
 def tick(instance, lake):

@@ -2,7 +2,7 @@ import pytest
 
 from lakehouse.storage import LocalObjectStore
 from lakehouse.tickit.generator import generate, write
-from lakehouse.tickit.tables import raw_key
+from lakehouse.tickit.raw_tables import raw_key
 from lakehouse.tickit.validate import RawFileError, validate_raw_file
 
 

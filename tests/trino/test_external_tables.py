@@ -10,12 +10,12 @@ import decimal
 import duckdb
 
 from lakehouse.catalog.duckdb_views import duckdb_view_sql
-from lakehouse.catalog.tables import TELEMETRY_PREFIX, telemetry_landing_spec
+from lakehouse.catalog.lake_tables import telemetry_landing_spec
 from lakehouse.iot.generator import generate as generate_telemetry
-from lakehouse.iot.landing import HOUR_PATH, LandingWriter
+from lakehouse.iot.landing import HOUR_PATH, LANDING_PREFIX, LandingWriter
 from lakehouse.storage import LocalObjectStore
 from lakehouse.tickit.generator import generate as generate_tickit
-from lakehouse.tickit.tables import TABLES, raw_key, table_spec
+from lakehouse.tickit.raw_tables import TABLES, raw_key, table_spec
 from tests.trino.test_tables import mirror, sorted_rows, trino_rows
 
 
@@ -63,7 +63,7 @@ def test_the_telemetry_landing_zone_reads_the_same_through_trino(stack, tmp_path
     spec = telemetry_landing_spec(root)
     hours = {
         m.groups()
-        for p in (tmp_path / "lake" / TELEMETRY_PREFIX).rglob("*.gz")
+        for p in (tmp_path / "lake" / LANDING_PREFIX).rglob("*.gz")
         if (m := HOUR_PATH.search(p.as_posix()))
     }
     assert hours == {("2026", "03", "01", h) for h in ("09", "10", "11")}

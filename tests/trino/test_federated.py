@@ -8,16 +8,16 @@ import psycopg
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from lakehouse.catalog.engines import DuckDBEngine, QueryEngineError, to_dialect
 from lakehouse.catalog.federated import QUERIES
-from lakehouse.catalog.hudi import REALTIME, HudiState
+from lakehouse.catalog.hudi_sync import REALTIME, HudiState
 from lakehouse.catalog.local import LocalCatalog
+from lakehouse.catalog.query_engines import DuckDBEngine, QueryEngineError, to_dialect
 from lakehouse.cdc import source
 from lakehouse.cdc.resources import SimulatedMomaSource
-from lakehouse.moma.tables import HUDI_TABLES
+from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
 from lakehouse.warehouse import local_warehouse
-from tests.catalog.test_engines import federated_rows, materialization, run_moma_graph
+from tests.catalog.test_query_engines import federated_rows, materialization, run_moma_graph
 from tests.support.mosquitto import CertificateAuthority
 from tests.trino.conftest import BUCKET, REGION
 from tests.trino.test_tables import hudi_rs_rows, sorted_rows, trino_rows

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.catalog.hudi import READ_OPTIMIZED, REALTIME, HudiState
+from lakehouse.catalog.hudi_sync import READ_OPTIMIZED, REALTIME, HudiState
 from lakehouse.catalog.local import LocalCatalog
 from lakehouse.warehouse import local_warehouse
 from tests.catalog.test_hudi_sync import SEQUENCE, batch, make_table, sorted_rows

@@ -1,13 +1,13 @@
-"""Catalog specs of lake tables that are not Hudi tables (those come from their timelines, see
-lakehouse.catalog.hudi): the telemetry landing zone and the federated query results."""
+"""Catalog spec of the telemetry landing zone, a lake table that is not a Hudi table (those come
+from their timelines, see lakehouse.catalog.hudi_sync; the federated results' specs live with
+their queries in lakehouse.catalog.federated)."""
 
 from __future__ import annotations
 
 from lakehouse.catalog.spec import Column, Format, TableSpec
+from lakehouse.iot.landing import LANDING_PREFIX
 from lakehouse.iot.rule import COLOR_FIELDS, DATA_FIELDS, V2_FIELDS
 
-# Firehose's layout (lakehouse.iot.landing): gzip JSON lines under message/YYYY/MM/DD/HH/.
-TELEMETRY_PREFIX = "message"
 TELEMETRY_TYPES = {
     "device_id": "string",
     "gateway_id": "string",
@@ -39,7 +39,7 @@ def telemetry_landing_spec(lake_root: str) -> TableSpec:
         database="iot_landing",
         name="telemetry",
         columns=tuple(Column(n, t) for n, t in TELEMETRY_TYPES.items()),
-        location=f"{lake_root.rstrip('/')}/{TELEMETRY_PREFIX}/",
+        location=f"{lake_root.rstrip('/')}/{LANDING_PREFIX}/",
         format=Format.JSON_GZIP,
         partition_keys=tuple(Column(k, "string") for k in ("year", "month", "day", "hour")),
         description="Gateway messages as the IoT rule flattened them, as Firehose landed them "

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse.cdc.tables import ARTISTS, ARTWORKS, MOMA_SERVER, Table
+from lakehouse.cdc.source_tables import ARTISTS, ARTWORKS, MOMA_SERVER, Table
 from lakehouse.hudi import COPY_ON_WRITE, MERGE_ON_READ
 
 PROPS_DIR = Path(__file__).resolve().parents[2] / "infra" / "hudi"

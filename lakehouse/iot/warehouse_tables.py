@@ -88,20 +88,18 @@ class Table:
 
     def copy_json(self, manifest_uri: str, iam_role: str) -> str:
         """Redshift: load exactly the gzip JSON-lines files a manifest lists."""
-        return (
-            f"COPY {self.qualified} ({self.column_list})\n"
-            f"FROM {s3_literal(manifest_uri)}\n"
-            f"IAM_ROLE {role_literal(iam_role)}\n"
-            "MANIFEST GZIP JSON 'auto'"
-        )
+        return self._copy(manifest_uri, iam_role, "MANIFEST GZIP JSON 'auto'")
 
     def copy_csv(self, object_uri: str, iam_role: str) -> str:
         """Redshift: load one CSV object with a header line (the dimension seeds)."""
+        return self._copy(object_uri, iam_role, "CSV IGNOREHEADER 1")
+
+    def _copy(self, uri: str, iam_role: str, options: str) -> str:
         return (
             f"COPY {self.qualified} ({self.column_list})\n"
-            f"FROM {s3_literal(object_uri)}\n"
+            f"FROM {s3_literal(uri)}\n"
             f"IAM_ROLE {role_literal(iam_role)}\n"
-            "CSV IGNOREHEADER 1"
+            f"{options}"
         )
 
     def duckdb_columns(self) -> str:
@@ -147,141 +145,95 @@ def role_literal(arn: str) -> str:
     return f"'{arn}'"
 
 
-def _cols(*specs) -> tuple[Column, ...]:
-    return tuple(Column(*s) if isinstance(s, tuple) else s for s in specs)
+# Types are upper case, the flags after them lower case: `notnull`, and `identity` or `load_time`.
+COLUMN = re.compile(
+    r"(?P<name>\w+) (?P<type>[A-Z]+(?: [A-Z]+)?(?:\(\d+(?:,\d+)?\))?)"
+    r"(?P<not_null> notnull)?(?: (?P<generated>identity|load_time))?"
+)
+
+
+def _columns(table: str, spec: str) -> tuple[Column, ...]:
+    """`name TYPE [notnull] [identity|load_time], ...`; a comma inside a type's parentheses, as
+    in NUMERIC(5,2), does not end a column."""
+    columns = []
+    for item in re.split(r",\s*(?![^(]*\))", spec.strip()):
+        if not (m := COLUMN.fullmatch(item)):
+            raise WarehouseError(f"{table}: column {item!r} is not `name TYPE [notnull] [flag]`")
+        columns.append(Column(m["name"], m["type"], bool(m["not_null"]), m["generated"]))
+    return tuple(columns)
+
+
+def _table(
+    qualified: str,
+    columns: str,
+    distkey: str = "id",
+    sortkey: str | None = None,
+    partition_column: str | None = None,
+) -> Table:
+    schema, name = qualified.split(".")
+    return Table(
+        schema, name, _columns(qualified, columns), distkey, sortkey or distkey, partition_column
+    )
 
 
 # The star schema (iot reference §5.1). `message` gains `landed_hour`, the landing partition
 # it was loaded from, so a re-load replaces exactly its own rows.
-MESSAGE = Table(
-    "sensor",
-    "message",
-    _cols(
-        Column("id", "BIGINT", generated="identity"),
-        ("guid", "VARCHAR(36)", True),
-        ("ts", "BIGINT", True),
-        ("temp", "NUMERIC(5,2)", True),
-        Column("created", "TIMESTAMP", generated="load_time"),
-        ("landed_hour", "TIMESTAMP", True),
-    ),
+MESSAGE = _table(
+    "sensor.message",
+    "id BIGINT identity, guid VARCHAR(36) notnull, ts BIGINT notnull, temp NUMERIC(5,2) notnull, "
+    "created TIMESTAMP load_time, landed_hour TIMESTAMP notnull",
     distkey="ts",
-    sortkey="ts",
     partition_column="landed_hour",
 )
-LOCATION = Table(
-    "sensor",
-    "location",
-    _cols(
-        ("id", "INTEGER", True),
-        ("long", "NUMERIC(10,7)", True),
-        ("lat", "NUMERIC(10,7)", True),
-        ("description", "VARCHAR(256)"),
-    ),
-    distkey="id",
-    sortkey="id",
+LOCATION = _table(
+    "sensor.location",
+    "id INTEGER notnull, long NUMERIC(10,7) notnull, lat NUMERIC(10,7) notnull, "
+    "description VARCHAR(256)",
 )
-HISTORY = Table(
-    "sensor",
-    "history",
-    _cols(
-        ("id", "INTEGER", True),
-        ("serviced", "BIGINT", True),
-        ("action", "VARCHAR(20)", True),
-        ("technician_id", "INTEGER", True),
-        ("notes", "VARCHAR(256)"),
-    ),
-    distkey="id",
-    sortkey="id",
+HISTORY = _table(
+    "sensor.history",
+    "id INTEGER notnull, serviced BIGINT notnull, action VARCHAR(20) notnull, "
+    "technician_id INTEGER notnull, notes VARCHAR(256)",
 )
-SENSOR = Table(
-    "sensor",
-    "sensor",
-    _cols(
-        ("id", "INTEGER", True),
-        ("guid", "VARCHAR(36)", True),
-        ("mac", "VARCHAR(18)", True),
-        ("sku", "VARCHAR(18)", True),
-        ("upc", "VARCHAR(12)", True),
-        ("active", "BOOLEAN"),
-        ("notes", "VARCHAR(256)"),
-    ),
-    distkey="id",
-    sortkey="id",
+SENSOR = _table(
+    "sensor.sensor",
+    "id INTEGER notnull, guid VARCHAR(36) notnull, mac VARCHAR(18) notnull, "
+    "sku VARCHAR(18) notnull, upc VARCHAR(12) notnull, active BOOLEAN, notes VARCHAR(256)",
 )
-MANUFACTURER = Table(
-    "sensor",
-    "manufacturer",
-    _cols(
-        ("id", "INTEGER", True),
-        ("name", "VARCHAR(100)", True),
-        ("website", "VARCHAR(100)", True),
-        ("notes", "VARCHAR(256)"),
-    ),
-    distkey="id",
-    sortkey="id",
+MANUFACTURER = _table(
+    "sensor.manufacturer",
+    "id INTEGER notnull, name VARCHAR(100) notnull, website VARCHAR(100) notnull, "
+    "notes VARCHAR(256)",
 )
 # The fact: one row per sensor x history event. Its id is the seed's row number, assigned
 # deterministically on load (an IDENTITY would number rows in whatever order COPY reads them).
-SENSORS = Table(
-    "sensor",
-    "sensors",
-    _cols(
-        ("id", "BIGINT", True),
-        ("sensor_id", "INTEGER", True),
-        ("manufacturer_id", "INTEGER", True),
-        ("location_id", "INTEGER", True),
-        ("history_id", "BIGINT", True),
-        ("message_guid", "VARCHAR(36)", True),
-    ),
-    distkey="id",
-    sortkey="id",
+SENSORS = _table(
+    "sensor.sensors",
+    "id BIGINT notnull, sensor_id INTEGER notnull, manufacturer_id INTEGER notnull, "
+    "location_id INTEGER notnull, history_id BIGINT notnull, message_guid VARCHAR(36) notnull",
 )
 # Load order of the dimensions (iot reference §5.2).
 DIMENSIONS = (HISTORY, LOCATION, SENSOR, MANUFACTURER, SENSORS)
 
-SENSOR_MESSAGES = Table(
-    "iot",
-    "sensor_messages",
-    _cols(
-        ("message_id", "VARCHAR(64)", True),
-        ("device_id", "VARCHAR(36)", True),
-        ("gateway_id", "VARCHAR(16)", True),
-        ("ts", "DOUBLE PRECISION", True),
-        ("temperature_c", "NUMERIC(5,2)", True),
-        ("temperature_f", "NUMERIC(5,2)", True),
-        ("humidity", "NUMERIC(5,2)", True),
-        ("pressure_kpa", "NUMERIC(5,2)", True),
-        ("pressure_inhg", "NUMERIC(4,2)", True),
-        ("red", "SMALLINT", True),
-        ("green", "SMALLINT", True),
-        ("blue", "SMALLINT", True),
-        ("ambient", "SMALLINT", True),
-        ("color_clamped", "BOOLEAN", True),
-        ("rssi", "INTEGER"),
-        ("snr", "INTEGER"),
-        ("device", "VARCHAR(128)"),
-        ("msg_received", "VARCHAR(28)"),
-        ("landed_hour", "TIMESTAMP", True),
-        ("source", "VARCHAR(1024)", True),
-        Column("loaded_at", "TIMESTAMP", generated="load_time"),
-    ),
+SENSOR_MESSAGES = _table(
+    "iot.sensor_messages",
+    "message_id VARCHAR(64) notnull, device_id VARCHAR(36) notnull, "
+    "gateway_id VARCHAR(16) notnull, ts DOUBLE PRECISION notnull, "
+    "temperature_c NUMERIC(5,2) notnull, temperature_f NUMERIC(5,2) notnull, "
+    "humidity NUMERIC(5,2) notnull, pressure_kpa NUMERIC(5,2) notnull, "
+    "pressure_inhg NUMERIC(4,2) notnull, red SMALLINT notnull, green SMALLINT notnull, "
+    "blue SMALLINT notnull, ambient SMALLINT notnull, color_clamped BOOLEAN notnull, "
+    "rssi INTEGER, snr INTEGER, device VARCHAR(128), msg_received VARCHAR(28), "
+    "landed_hour TIMESTAMP notnull, source VARCHAR(1024) notnull, loaded_at TIMESTAMP load_time",
     distkey="device_id",
     sortkey="ts",
     partition_column="landed_hour",
 )
-QUARANTINE = Table(
-    "iot",
-    "sensor_messages_quarantine",
-    _cols(
-        ("landed_hour", "TIMESTAMP", True),
-        ("source", "VARCHAR(1024)", True),
-        ("reason", "VARCHAR(1024)", True),
-        ("message_id", "VARCHAR(64)"),
-        ("record", "VARCHAR(65535)"),
-        Column("loaded_at", "TIMESTAMP", generated="load_time"),
-    ),
+QUARANTINE = _table(
+    "iot.sensor_messages_quarantine",
+    "landed_hour TIMESTAMP notnull, source VARCHAR(1024) notnull, reason VARCHAR(1024) notnull, "
+    "message_id VARCHAR(64), record VARCHAR(65535), loaded_at TIMESTAMP load_time",
     distkey="landed_hour",
-    sortkey="landed_hour",
     partition_column="landed_hour",
 )
 ALL_TABLES = (*DIMENSIONS, MESSAGE, SENSOR_MESSAGES, QUARANTINE)
