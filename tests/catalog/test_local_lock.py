@@ -3,6 +3,8 @@ turn and names the lock when it waits too long; readers never wait for it."""
 
 import subprocess
 import sys
+import threading
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -14,18 +16,19 @@ from lakehouse.catalog.spec import Column, Format, TableSpec
 from lakehouse.warehouse import WarehouseLockedError, local_warehouse
 
 HOLD = """
-import sys, time
+import sys
 from pathlib import Path
 from lakehouse.warehouse import local_warehouse
 with local_warehouse(Path(sys.argv[1])).transaction():
     print("turn taken", flush=True)
-    time.sleep(float(sys.argv[2]))
+    sys.stdin.readline()  # holds the turn until the test says so (or kills it)
 """
 
 
-def hold_turn(home, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(home), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+def hold_turn(home) -> subprocess.Popen:
+    """Another process in its writer's turn, until a line on its stdin (or a kill)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(home)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout.readline().strip() == "turn taken"
     return proc
 
@@ -43,19 +46,32 @@ def test_a_sync_waits_for_another_writer_and_readers_do_not(tmp_path):
     engine = DuckDBEngine(warehouse=warehouse)
     table = spec(tmp_path)
     assert catalog.sync_table(table) == "created"
-    holder = hold_turn(tmp_path, 1.5)
-    # A reader during the other writer's turn: answered, not blocked.
-    assert engine.query("SELECT sum(v) FROM lake.t") == [(3,)]
-    assert warehouse.query("select sum(v) from lake.t") == [(3,)]
-    assert holder.poll() is None
-    assert catalog.sync_table(table) == "updated"
-    assert holder.poll() is not None  # the sync had to wait for the holder's turn to end
-    holder.wait(timeout=10)
+    holder = hold_turn(tmp_path)
+    try:
+        # A reader during the other writer's turn: answered, not blocked.
+        assert engine.query("SELECT sum(v) FROM lake.t") == [(3,)]
+        assert warehouse.query("select sum(v) from lake.t") == [(3,)]
+        synced = []
+        sync = threading.Thread(
+            target=lambda: synced.append((catalog.sync_table(table), time.monotonic()))
+        )
+        sync.start()
+        sync.join(1.0)
+        assert sync.is_alive() and not synced  # the sync waits for the holder's turn to end
+        released_at = time.monotonic()
+        holder.stdin.write("release\n")
+        holder.stdin.flush()
+        sync.join(60)
+        assert synced and synced[0][0] == "updated"
+        assert synced[0][1] >= released_at
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_turn_held_too_long_is_named(tmp_path):
     table = spec(tmp_path)
-    holder = hold_turn(tmp_path, 20)
+    holder = hold_turn(tmp_path)
     try:
         slow = local_warehouse(tmp_path).model_copy(update={"lock_timeout_seconds": 0.5})
         with pytest.raises(WarehouseLockedError, match=r"warehouse\.sqlite\.lock: another writer"):
@@ -66,7 +82,7 @@ def test_a_turn_held_too_long_is_named(tmp_path):
 
 
 def test_a_killed_writer_leaves_its_turn(tmp_path):
-    holder = hold_turn(tmp_path, 60)
+    holder = hold_turn(tmp_path)
     holder.kill()
     holder.wait()
     # Waiting at most 5 s (WarehouseLockedError past that): the turn went with the process.
