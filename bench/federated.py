@@ -25,17 +25,17 @@ sys.path.insert(0, str(REPO))
 import dagster as dg  # noqa: E402
 import psycopg  # noqa: E402
 
-from lakehouse.catalog.assets import catalog_assets  # noqa: E402
 from lakehouse.catalog.engines import DuckDBEngine  # noqa: E402
 from lakehouse.catalog.federated import QUERIES  # noqa: E402
 from lakehouse.catalog.hudi import HudiState  # noqa: E402
 from lakehouse.catalog.local import LocalCatalog  # noqa: E402
 from lakehouse.cdc import source  # noqa: E402
-from lakehouse.cdc.assets import raw_cdc_capture  # noqa: E402
 from lakehouse.cdc.generator import generate_rows  # noqa: E402
 from lakehouse.cdc.resources import SimulatedMomaSource  # noqa: E402
 from lakehouse.cdc.tables import ARTISTS  # noqa: E402
-from lakehouse.moma import hudi_tables  # noqa: E402
+from lakehouse.defs.catalog.assets import catalog_assets  # noqa: E402
+from lakehouse.defs.cdc.assets import raw_cdc_capture  # noqa: E402
+from lakehouse.defs.moma.assets import hudi_tables  # noqa: E402
 from lakehouse.moma.resources import LocalHudiIngest  # noqa: E402
 from lakehouse.storage import LocalObjectStore  # noqa: E402
 from lakehouse.warehouse import local_warehouse  # noqa: E402

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from lakehouse.definitions import defs
-    from lakehouse.iot.assets import HOURLY
+    from lakehouse.defs.iot.assets import HOURLY
     from lakehouse.settings import lakehouse_home
 
     started = time.monotonic()

@@ -14,7 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from lakehouse.catalog.assets import catalog_assets
 from lakehouse.catalog.engines import (
     DuckDBEngine,
     QueryEngineError,
@@ -22,16 +21,17 @@ from lakehouse.catalog.engines import (
     to_dialect,
     trino_from_env,
 )
-from lakehouse.catalog.federated import QUERIES, federated_assets, run_federated
+from lakehouse.catalog.federated import QUERIES, run_federated
 from lakehouse.catalog.glue import GlueCatalog
 from lakehouse.catalog.local import LocalCatalog
 from lakehouse.catalog.replica import source_replica
 from lakehouse.cdc import source
-from lakehouse.cdc.assets import raw_cdc_capture
 from lakehouse.cdc.generator import ChangeScript, generate_rows
 from lakehouse.cdc.resources import SimulatedMomaSource
 from lakehouse.cdc.tables import ARTISTS, ARTWORKS
-from lakehouse.moma import hudi_tables
+from lakehouse.defs.catalog.assets import catalog_assets, federated_assets
+from lakehouse.defs.cdc.assets import raw_cdc_capture
+from lakehouse.defs.moma.assets import hudi_tables
 from lakehouse.moma.resources import LocalHudiIngest
 from lakehouse.resources import resources_for_env
 from lakehouse.storage import LocalObjectStore, S3ObjectStore

@@ -4,12 +4,13 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from lakehouse.cdc.assets import raw_cdc_capture
 from lakehouse.cdc.resources import SimulatedMomaSource
 from lakehouse.cdc.sink import object_key
+from lakehouse.defs.cdc.assets import raw_cdc_capture
+from lakehouse.defs.moma.assets import hudi_tables
+from lakehouse.defs.moma.checks import hudi_checks
 from lakehouse.hudi import HudiTable
 from lakehouse.hudi.schema import META_FIELDS
-from lakehouse.moma import hudi_checks, hudi_tables
 from lakehouse.moma.resources import LocalHudiIngest
 from lakehouse.moma.tables import HUDI_TABLES
 from lakehouse.storage import LocalObjectStore

@@ -9,8 +9,8 @@ from dagster_aws.emr import EmrJobRunner
 from dagster_aws.s3 import S3Resource
 
 from lakehouse.cdc.resources import SimulatedMomaSource
+from lakehouse.defs.moma.assets import hudi_tables
 from lakehouse.hudi.emr import HUDI_UTILITIES_JAR
-from lakehouse.moma import hudi_tables
 from lakehouse.moma.resources import EmrHudiIngest, deltastreamer_main
 from lakehouse.moma.tables import HUDI_TABLES
 from lakehouse.storage import S3ObjectStore

@@ -6,7 +6,7 @@ import time
 
 import dagster as dg
 
-from lakehouse.moma import hudi_tables
+from lakehouse.defs.moma.assets import hudi_tables
 from lakehouse.moma.resources import IngestOutcome, LocalHudiIngest
 from lakehouse.storage import LocalObjectStore
 

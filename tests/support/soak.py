@@ -362,7 +362,7 @@ class Soak:
     def cdc_latencies(self) -> tuple[list[float], list[str]]:
         """Seconds from each CDC object's write to the completed Hudi commit whose checkpoint
         covers it; and the objects no commit covers."""
-        from lakehouse.cdc.sensors import list_topic_objects
+        from lakehouse.defs.cdc.sensors import list_topic_objects
         from lakehouse.moma.tables import HUDI_TABLES
         from lakehouse.storage import LocalObjectStore
 

@@ -24,7 +24,7 @@ from collections import defaultdict
 
 import dagster as dg
 
-from lakehouse.iot.assets import MESSAGE_KEY, QUARANTINE_KEY, sensor_messages_raw
+from lakehouse.defs.iot.assets import MESSAGE_KEY, QUARANTINE_KEY, sensor_messages_raw
 from lakehouse.iot.landing import hour_prefix, partition_of
 from lakehouse.iot.pipeline import LANDING_PREFIX, loaded_by_bridge
 from lakehouse.run_policy import domain, waiting_runs
