@@ -19,7 +19,7 @@ DEFS_FOLDER = Path(lakehouse.defs.__file__).parent  # `defs_module` in [tool.dg]
 def load_defs_folder() -> dg.Definitions:
     """The defs folder, loaded as dg.load_from_defs_folder loads it minus what that adds at the
     project's root: the JSON schema of every installed component type, a catalog for the UI that
-    costs every run process ~0.2-0.5 s and that this project, which defines no components, does
+    costs every run process 0.2-0.5 s and that this project, which defines no components, does
     not use. (Nor does it parse pyproject.toml at every start.)"""
     tree = dg.ComponentTree.from_module(
         defs_module=lakehouse.defs, project_root=DEFS_FOLDER.parents[1]

@@ -1,5 +1,5 @@
-"""The code location's definitions, one folder per domain, loaded by `dg.load_from_defs_folder`
-(lakehouse/definitions.py binds them to the environment's resources).
+"""The code location's definitions, one folder per domain, loaded by Dagster's defs-folder loader
+(lakehouse/definitions.py, which binds them to the environment's resources).
 
 Only assets, checks, jobs, schedules and sensors live here; the code they drive (formats,
 engines, the warehouse, resources' classes) is a plain library beside this folder, so CLIs and
