@@ -25,17 +25,17 @@ sys.path.insert(0, str(REPO))
 import dagster as dg  # noqa: E402
 import psycopg  # noqa: E402
 
-from lakehouse.catalog.assets import catalog_assets  # noqa: E402
 from lakehouse.catalog.federated import QUERIES  # noqa: E402
 from lakehouse.catalog.hudi_sync import HudiState  # noqa: E402
 from lakehouse.catalog.local import LocalCatalog  # noqa: E402
 from lakehouse.catalog.query_engines import DuckDBEngine  # noqa: E402
 from lakehouse.cdc import source  # noqa: E402
-from lakehouse.cdc.assets import raw_cdc_capture  # noqa: E402
 from lakehouse.cdc.generator import generate_rows  # noqa: E402
 from lakehouse.cdc.resources import SimulatedMomaSource  # noqa: E402
 from lakehouse.cdc.source_tables import ARTISTS  # noqa: E402
-from lakehouse.moma import hudi_tables  # noqa: E402
+from lakehouse.defs.catalog.assets import catalog_assets  # noqa: E402
+from lakehouse.defs.cdc.assets import raw_cdc_capture  # noqa: E402
+from lakehouse.defs.moma.assets import hudi_table_assets  # noqa: E402
 from lakehouse.moma.resources import LocalHudiIngest  # noqa: E402
 from lakehouse.settings import export_environment  # noqa: E402
 from lakehouse.storage import LocalObjectStore  # noqa: E402
@@ -54,7 +54,7 @@ def build_lake(root: Path, artists: int, artworks: int, seed: int) -> LocalObjec
     catalog = LocalCatalog(warehouse=local_warehouse(root), lake_root=lake.root_uri)
     sim = SimulatedMomaSource(artists=artists, artworks=artworks, seed=seed, batches_per_run=1,
                               flush_size=200_000)  # fmt: skip
-    assets = [raw_cdc_capture, *hudi_tables, *catalog_assets]
+    assets = [raw_cdc_capture, *hudi_table_assets, *catalog_assets]
     selection = [a for a in assets if a is raw_cdc_capture or COW in a.key.to_user_string()
                  or any(COW in k.to_user_string() for k in a.keys)]  # fmt: skip
     resources = {"lake": lake, "moma_source": sim, "hudi": LocalHudiIngest(), "catalog": catalog}

@@ -6,14 +6,14 @@ import uuid
 
 import dagster as dg
 
-from lakehouse.cdc.schedules import raw_cdc_capture_every_minute
-from lakehouse.cdc.sensors import raw_cdc_objects
 from lakehouse.cdc.sink import object_key
 from lakehouse.definitions import defs
-from lakehouse.iot.sensors import sensor_messages_landed
+from lakehouse.defs.cdc.schedules import raw_cdc_capture_every_minute
+from lakehouse.defs.cdc.sensors import raw_cdc_objects
+from lakehouse.defs.iot.sensors import sensor_messages_landed
+from lakehouse.defs.tickit.sensors import tickit_raw_files
 from lakehouse.run_policy import DOMAIN_TAG
 from lakehouse.storage import LocalObjectStore
-from lakehouse.tickit.sensors import tickit_raw_files
 from tests.support.paths import REPO_ROOT
 
 T0 = 1_700_000_000

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse.iot.assets import iot_dbt_models, sensor_dimensions
+from lakehouse.defs.iot.assets import iot_dbt_models, sensor_dimensions
 from lakehouse.resources import local_resources
 from tests.support.paths import REPO_ROOT
 

@@ -8,11 +8,11 @@ import dagster as dg
 import pytest
 
 from lakehouse.definitions import defs
+from lakehouse.defs.operations.sensors import record_run_failures
+from lakehouse.defs.tickit.assets import raw_tickit_data
 from lakehouse.operations.resources import FailureNotifier
-from lakehouse.operations.sensors import record_run_failures
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import LocalObjectStore
-from lakehouse.tickit.assets import raw_tickit_data
 from tests.support.moto import CREDENTIALS, moto_server
 
 

@@ -12,7 +12,7 @@ from tests.support.paths import REPO_ROOT
 
 
 def first_partition(env: dict) -> str:
-    code = "from lakehouse.iot.assets import HOURLY; print(HOURLY.get_first_partition_key())"
+    code = "from lakehouse.defs.iot.assets import HOURLY; print(HOURLY.get_first_partition_key())"
     return subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, check=True,
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
 

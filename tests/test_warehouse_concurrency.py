@@ -16,8 +16,8 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from lakehouse.catalog.local import LocalCatalog
+from lakehouse.defs.tickit.assets import raw_tickit_data, tickit_external
 from lakehouse.resources import local_resources
-from lakehouse.tickit.assets import raw_tickit_data, tickit_external
 from lakehouse.warehouse import local_warehouse
 from tests.support.warehouse_workers import BATCH, load, parquet_table, prepare
 

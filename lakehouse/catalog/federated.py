@@ -4,32 +4,18 @@ Each query is written once in Trino's dialect (Trino runs it in AWS, over its `p
 Glue-backed `hudi` catalogs; DuckDB runs the sqlglot transpilation locally). The result lands in
 the lake as Parquet under `federated/<name>/` and is registered as `federated.<name>`.
 Locally without MOMA_SOURCE_DSN the source is the embedded replica derived from the raw CDC
-topics, and the metadata says so.
-
-Resources: `query_engine`, `lake`, `catalog`.
+topics, and the metadata says so. The assets that run them are in lakehouse/defs/catalog/.
 """
 
-import io
 from dataclasses import dataclass
 
-import dagster as dg
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from lakehouse.catalog.assets import OWNERS, catalog_key
-from lakehouse.catalog.base import Catalog
-from lakehouse.catalog.query_engines import QueryEngine, QueryEngineError, to_dialect
+from lakehouse.catalog.query_engines import QueryEngine, to_dialect
 from lakehouse.catalog.replica import source_replica
-from lakehouse.catalog.spec import CatalogError, Column, Format, TableSpec
-from lakehouse.cdc.assets import raw_cdc_key
-from lakehouse.cdc.source_tables import ARTISTS, MOMA_SERVER
-from lakehouse.moma.hudi_tables import HUDI_TABLES
-from lakehouse.run_policy import NETWORK_RETRY
+from lakehouse.catalog.spec import Column, Format, TableSpec
+from lakehouse.cdc.source_tables import ARTISTS
 from lakehouse.storage import ObjectStore
 
 DATABASE = "federated"
-PREVIEW_ROWS = 10
-RESULT_TYPES = {"string": pa.string(), "bigint": pa.int64()}  # Hive type -> Arrow, for results
 
 
 @dataclass(frozen=True)
@@ -103,17 +89,6 @@ ORDER BY 1
 ]
 
 
-def _table_def(qualified: str):
-    return next(t for t in HUDI_TABLES if t.qualified == qualified)
-
-
-def _markdown(columns: tuple[Column, ...], rows: list[tuple]) -> str:
-    head = "| " + " | ".join(c.name for c in columns) + " |"
-    rule = "|" + "---|" * len(columns)
-    body = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join([head, rule, *body])
-
-
 def run_federated(query: FederatedQuery, engine: QueryEngine, lake: ObjectStore) -> tuple:
     """(rows, how the source was reached, the SQL the engine ran)."""
     source_tables = None
@@ -125,49 +100,3 @@ def run_federated(query: FederatedQuery, engine: QueryEngine, lake: ObjectStore)
         source = engine.live_source
     rows = engine.query(query.sql, source_tables)
     return rows, source, to_dialect(query.sql, engine.dialect)
-
-
-def build_federated_asset(query: FederatedQuery) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=dg.AssetKey([DATABASE, query.name]),
-        deps=[raw_cdc_key(ARTISTS.topic(MOMA_SERVER))]
-        + [catalog_key(_table_def(t)) for t in query.lake_tables],
-        group_name=DATABASE,
-        owners=OWNERS,
-        kinds={"trino", "duckdb", "postgresql"},
-        retry_policy=NETWORK_RETRY,
-        description=query.description
-        + " Runs on Trino in AWS, on DuckDB locally (the live source through the postgres "
-        "extension, or the embedded replica derived from the raw CDC topics when "
-        "MOMA_SOURCE_DSN is unset).",
-    )
-    def _federated(query_engine: QueryEngine, lake: ObjectStore, catalog: Catalog):
-        try:
-            rows, source, sql = run_federated(query, query_engine, lake)
-        except (QueryEngineError, CatalogError) as e:
-            raise dg.Failure(f"{DATABASE}.{query.name}: {e}", allow_retries=False) from None
-        schema = pa.schema([(c.name, RESULT_TYPES[c.type]) for c in query.columns])
-        result = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
-                                      schema=schema)  # fmt: skip
-        buffer = io.BytesIO()
-        pq.write_table(result, buffer)
-        spec = query.spec(lake.root_uri)
-        key = f"{DATABASE}/{query.name}/{query.name}.parquet"
-        lake.put_bytes(key, buffer.getvalue())
-        catalog.sync_table(spec)
-        return dg.MaterializeResult(
-            metadata={
-                "row_count": len(rows),
-                "source": source,
-                "engine": type(query_engine).__name__,
-                "table": spec.qualified_name,
-                "uri": dg.MetadataValue.path(lake.uri(key)),
-                "sql": dg.MetadataValue.md(f"```sql\n{sql.strip()}\n```"),
-                "preview": dg.MetadataValue.md(_markdown(query.columns, rows[:PREVIEW_ROWS])),
-            }
-        )
-
-    return _federated
-
-
-federated_assets = [build_federated_asset(q) for q in QUERIES]

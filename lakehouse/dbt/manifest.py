@@ -15,7 +15,7 @@ from lakehouse.dbt.project import DBT_PROJECT_DIR, dbt_project
 
 
 def parse_command() -> list[str]:
-    from lakehouse.dbt.assets import dbt_vars
+    from lakehouse.dbt.build import dbt_vars
     from lakehouse.resources import resources_for_env
 
     lake = resources_for_env()["lake"]

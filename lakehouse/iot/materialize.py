@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from lakehouse.definitions import defs
-    from lakehouse.iot.assets import HOURLY
+    from lakehouse.defs.iot.assets import HOURLY
     from lakehouse.settings import lakehouse_home
     from lakehouse.warehouse import local_warehouse
 

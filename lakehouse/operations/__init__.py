@@ -1,5 +1,4 @@
-import dagster as dg
+"""Operating the code location: where run failures are reported and the pools registered.
 
-from lakehouse.operations.sensors import record_run_failures
-
-defs = dg.Definitions(sensors=[record_run_failures])
+The run-failure sensor is in lakehouse/defs/operations/.
+"""

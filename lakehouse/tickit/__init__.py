@@ -1,12 +1,5 @@
-import dagster as dg
+"""TICKIT: the deterministic generator of the seven raw tables, their layout and validation.
 
-from lakehouse.tickit.assets import raw_tickit_data, tickit_dbt_models, tickit_external
-from lakehouse.tickit.schedules import tickit_marts_daily, tickit_models_job
-from lakehouse.tickit.sensors import tickit_raw_files
-
-defs = dg.Definitions(
-    assets=[raw_tickit_data, tickit_external, tickit_dbt_models],
-    jobs=[tickit_models_job],
-    schedules=[tickit_marts_daily],
-    sensors=[tickit_raw_files],
-)
+The assets (raw files, external tables, dbt models), schedule and sensor are in
+lakehouse/defs/tickit/.
+"""

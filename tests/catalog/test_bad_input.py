@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lakehouse.catalog.assets import build_catalog_asset
 from lakehouse.catalog.duckdb_views import hudi_files_view_sql, path_literal
 from lakehouse.catalog.glue import GlueCatalog
 from lakehouse.catalog.hudi_sync import HudiState, hive_type, hudi_catalog_tables
@@ -22,6 +21,7 @@ from lakehouse.catalog.spec import (
     check_identifier,
     check_partition_value,
 )
+from lakehouse.defs.catalog.assets import build_catalog_asset
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig
 from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.storage import LocalObjectStore

@@ -13,11 +13,11 @@ from dagster_aws.s3 import S3Resource
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lakehouse.catalog.assets import build_catalog_asset
 from lakehouse.catalog.glue import GlueCatalog
 from lakehouse.catalog.hudi_sync import LAST_SYNC, READ_OPTIMIZED, HudiState
 from lakehouse.catalog.local import LocalCatalog
 from lakehouse.catalog.spec import Column, Format, TableSpec
+from lakehouse.defs.catalog.assets import build_catalog_asset
 from lakehouse.hudi import HudiConfig, HudiTable, TableConfig, WriteOptions
 from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.storage import S3ObjectStore

@@ -14,10 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from lakehouse.catalog.assets import catalog_assets
-from lakehouse.catalog.federated import QUERIES, federated_assets, run_federated
-from lakehouse.catalog.glue import GlueCatalog
-from lakehouse.catalog.local import LocalCatalog
 from lakehouse.catalog.query_engines import (
     DuckDBEngine,
     QueryEngineError,
@@ -25,13 +21,17 @@ from lakehouse.catalog.query_engines import (
     to_dialect,
     trino_from_env,
 )
+from lakehouse.catalog.federated import QUERIES, run_federated
+from lakehouse.catalog.glue import GlueCatalog
+from lakehouse.catalog.local import LocalCatalog
 from lakehouse.catalog.replica import source_replica
 from lakehouse.cdc import source
-from lakehouse.cdc.assets import raw_cdc_capture
 from lakehouse.cdc.generator import ChangeScript, generate_rows
 from lakehouse.cdc.resources import SimulatedMomaSource
 from lakehouse.cdc.source_tables import ARTISTS, ARTWORKS
-from lakehouse.moma import hudi_tables
+from lakehouse.defs.catalog.assets import catalog_assets, federated_assets
+from lakehouse.defs.cdc.assets import raw_cdc_capture
+from lakehouse.defs.moma.assets import hudi_table_assets
 from lakehouse.moma.resources import LocalHudiIngest
 from lakehouse.resources import resources_for_env
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
@@ -204,7 +204,7 @@ def test_trino_settings_come_from_the_environment(monkeypatch):
 
 
 def run_moma_graph(lake, catalog, engine, sim):
-    assets = [raw_cdc_capture, *hudi_tables, *catalog_assets, *federated_assets]
+    assets = [raw_cdc_capture, *hudi_table_assets, *catalog_assets, *federated_assets]
     return dg.materialize(
         assets,
         resources={"lake": lake, "moma_source": sim, "hudi": LocalHudiIngest(),

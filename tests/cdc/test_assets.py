@@ -3,9 +3,7 @@
 import dagster as dg
 import pytest
 
-from lakehouse import cdc
 from lakehouse.cdc import source
-from lakehouse.cdc.assets import RAW_CDC_KEYS, raw_cdc_capture
 from lakehouse.cdc.capture import connect
 from lakehouse.cdc.resources import (
     DebeziumMomaSource,
@@ -13,6 +11,7 @@ from lakehouse.cdc.resources import (
     SimulatedMomaSource,
     moma_source_from_env,
 )
+from lakehouse.defs.cdc.assets import RAW_CDC_KEYS, raw_cdc_capture
 from lakehouse.storage import LocalObjectStore
 from tests.cdc.topics import topic_records
 
@@ -130,15 +129,9 @@ def test_source_is_chosen_by_configuration(monkeypatch):
 
 
 def test_definitions_describe_every_asset():
-    repo = dg.Definitions.merge(
-        cdc.defs,
-        dg.Definitions(
-            resources={
-                "lake": LocalObjectStore(root="/nonexistent"),
-                "moma_source": SimulatedMomaSource(),
-            }
-        ),
-    ).get_repository_def()
+    from lakehouse.definitions import defs
+
+    repo = defs.get_repository_def()
     graph = repo.asset_graph
     for key in RAW_CDC_KEYS:
         node = graph.get(key)

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from lakehouse.cdc.assets import RAW_CDC_TOPICS
 from lakehouse.cdc.records import CDC_FIELDS
+from lakehouse.defs.cdc.assets import RAW_CDC_TOPICS
 from tests.support.paths import REPO_ROOT
 
 INFRA = REPO_ROOT / "infra" / "cdc"

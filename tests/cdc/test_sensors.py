@@ -9,11 +9,11 @@ import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from lakehouse.cdc.assets import raw_cdc_capture
 from lakehouse.cdc.resources import SimulatedMomaSource
-from lakehouse.cdc.sensors import build_raw_cdc_sensor, raw_cdc_objects
 from lakehouse.cdc.simulator import SimulatorSettings, simulate
 from lakehouse.cdc.sink import object_key
+from lakehouse.defs.cdc.assets import raw_cdc_capture
+from lakehouse.defs.cdc.sensors import build_raw_cdc_sensor, raw_cdc_objects
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
 from tests.support.moto import CREDENTIALS, moto_server
 

@@ -8,9 +8,9 @@ import sys
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
-from lakehouse.dbt.assets import dbt_vars, run_dbt
+from lakehouse.dbt.build import dbt_vars, run_dbt
+from lakehouse.defs.tickit.assets import tickit_dbt_models
 from lakehouse.resources import local_resources
-from lakehouse.tickit.assets import tickit_dbt_models
 from lakehouse.tickit.generator import generate, write
 
 HOLD_TURN = """

@@ -7,7 +7,7 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lakehouse.dbt.assets import with_row_counts
+from lakehouse.dbt.build import with_row_counts
 from lakehouse.warehouse import DuckDBWarehouse
 
 SCHEMA = "marts"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, materialize
 
-from lakehouse.dbt.assets import run_dbt
+from lakehouse.dbt.build import run_dbt
 from lakehouse.dbt.project import dbt_project
 from lakehouse.dbt.resources import LakehouseDbtCliResource
+from lakehouse.defs.tickit.assets import raw_tickit_data, tickit_dbt_models, tickit_external
 from lakehouse.resources import local_resources
-from lakehouse.tickit.assets import raw_tickit_data, tickit_dbt_models, tickit_external
 from tests.support.paths import REPO_ROOT
 
 RUN_CONFIG = {"ops": {"raw_tickit_data": {"config": {"scale": 0.01, "seed": 42}}}}

@@ -15,7 +15,7 @@ import pytest
 
 from lakehouse.dbt.project import DBT_PROJECT_DIR
 from lakehouse.dbt.resources import LakehouseDbtCliResource
-from lakehouse.iot.assets import (
+from lakehouse.defs.iot.assets import (
     iot_dbt_models,
     message,
     sensor_dimensions,

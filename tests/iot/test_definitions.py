@@ -6,7 +6,7 @@ import datetime as dt
 import dagster as dg
 
 from lakehouse.definitions import defs
-from lakehouse.iot.assets import HOURLY, MESSAGE_KEY, iot_dbt_models
+from lakehouse.defs.iot.assets import HOURLY, MESSAGE_KEY, iot_dbt_models
 from lakehouse.iot.materialize import plan
 
 MARTS = {"sensor_msg_detail", "sensor_msg_count", "sensor_avg_temp", "sensor_avg_temp_current",

@@ -19,14 +19,14 @@ from gateway.message import build_message
 from gateway.payload import Reading
 from lakehouse.dbt.project import DBT_PROJECT_DIR
 from lakehouse.dbt.resources import LakehouseDbtCliResource
-from lakehouse.iot import pipeline
-from lakehouse.iot.assets import (
+from lakehouse.defs.iot.assets import (
     iot_dbt_models,
     message,
     sensor_dimensions,
     sensor_messages,
     sensor_messages_raw,
 )
+from lakehouse.iot import pipeline
 from lakehouse.iot.landing import partition_of, read_records
 from lakehouse.storage import LocalObjectStore
 from lakehouse.warehouse import DuckLakeWarehouse, local_warehouse

@@ -7,9 +7,10 @@ import os
 import dagster as dg
 import pytest
 
-from lakehouse.iot import pipeline, sensors
+from lakehouse.defs.iot import sensors
+from lakehouse.defs.iot.sensors import sensor_messages_landed
+from lakehouse.iot import pipeline
 from lakehouse.iot.landing import partition_of
-from lakehouse.iot.sensors import sensor_messages_landed
 from lakehouse.storage import LocalObjectStore
 from lakehouse.warehouse import local_warehouse
 from tests.iot.support import ARRIVAL, HOUR, NOW, land, message

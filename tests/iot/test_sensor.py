@@ -5,8 +5,8 @@ import os
 import dagster as dg
 import pytest
 
-from lakehouse.iot import sensors
-from lakehouse.iot.sensors import PARTITION_ASSETS, sensor_messages_landed
+from lakehouse.defs.iot import sensors
+from lakehouse.defs.iot.sensors import PARTITION_ASSETS, sensor_messages_landed
 from lakehouse.storage import LocalObjectStore
 
 HOUR_15 = "message/2020/08/27/15/lakehouse-telemetry-1-2020-08-27-15-45-32-a.gz"

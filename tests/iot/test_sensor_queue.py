@@ -11,9 +11,9 @@ import dagster as dg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lakehouse.iot import sensors
+from lakehouse.defs.iot import sensors
+from lakehouse.defs.iot.sensors import sensor_messages_landed
 from lakehouse.iot.landing import partition_of
-from lakehouse.iot.sensors import sensor_messages_landed
 from lakehouse.run_policy import WAITING
 from lakehouse.storage import LocalObjectStore
 

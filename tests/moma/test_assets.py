@@ -4,12 +4,13 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from lakehouse.cdc.assets import raw_cdc_capture
 from lakehouse.cdc.resources import SimulatedMomaSource
 from lakehouse.cdc.sink import object_key
+from lakehouse.defs.cdc.assets import raw_cdc_capture
+from lakehouse.defs.moma.assets import hudi_table_assets
+from lakehouse.defs.moma.checks import hudi_checks
 from lakehouse.hudi import HudiTable
 from lakehouse.hudi.schema import META_FIELDS
-from lakehouse.moma import hudi_checks, hudi_tables
 from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.moma.resources import LocalHudiIngest
 from lakehouse.storage import LocalObjectStore
@@ -23,7 +24,7 @@ COLUMNS = {
 
 
 def run(lake, sim, selection=None, raise_on_error=True):
-    assets = [raw_cdc_capture, *hudi_tables]
+    assets = [raw_cdc_capture, *hudi_table_assets]
     return dg.materialize(
         assets,
         selection=selection,
@@ -64,7 +65,7 @@ def test_runs_of_changes_match_the_model_in_hudi_rs(tmp_path, sim):
     with dg.instance_for_test() as instance:
         for round_ in range(3):
             result = dg.materialize(
-                [raw_cdc_capture, *hudi_tables, *hudi_checks],
+                [raw_cdc_capture, *hudi_table_assets, *hudi_checks],
                 resources={"lake": lake, "moma_source": sim, "hudi": LocalHudiIngest()},
                 instance=instance,
             )
@@ -130,7 +131,7 @@ def test_a_corrupt_object_fails_with_its_name_and_leaves_the_table_untouched(tmp
 
 def test_every_table_has_its_own_single_writer_pool():
     pools = {}
-    for asset in hudi_tables:
+    for asset in hudi_table_assets:
         (node,) = asset.specs
         pools[node.key.to_user_string()] = asset.op.pool
     assert pools == {
@@ -152,7 +153,7 @@ def test_matches_source_fails_on_a_row_the_source_never_had(tmp_path, sim):
     )
     hudi.upsert(stray)
     result = dg.materialize(
-        [*hudi_tables, *hudi_checks],
+        [*hudi_table_assets, *hudi_checks],
         selection=dg.AssetSelection.checks_for_assets(table.asset_key),
         resources={"lake": lake, "hudi": LocalHudiIngest()},
     )

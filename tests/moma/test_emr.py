@@ -9,8 +9,8 @@ from dagster_aws.emr import EmrJobRunner
 from dagster_aws.s3 import S3Resource
 
 from lakehouse.cdc.resources import SimulatedMomaSource
+from lakehouse.defs.moma.assets import hudi_table_assets
 from lakehouse.hudi.emr import HUDI_UTILITIES_JAR
-from lakehouse.moma import hudi_tables
 from lakehouse.moma.hudi_tables import HUDI_TABLES
 from lakehouse.moma.resources import EmrHudiIngest, deltastreamer_main
 from lakehouse.storage import S3ObjectStore
@@ -110,7 +110,7 @@ def deltastreamer_on_the_cluster(step: dict) -> bool:
 def materialize(lake, emr_client, monkeypatch, raise_on_error=True):
     monkeypatch.setattr(EmrJobRunner, "make_emr_client", lambda self: emr_client)
     ingest = EmrHudiIngest(cluster_id="j-2AXXXXXXGAPLF", region_name="us-east-1", poll_seconds=0)
-    asset = next(a for a in hudi_tables if MOR_ARTWORKS.asset_key in a.keys)
+    asset = next(a for a in hudi_table_assets if MOR_ARTWORKS.asset_key in a.keys)
     return dg.materialize(
         [asset], resources={"lake": lake, "hudi": ingest}, raise_on_error=raise_on_error
     )

@@ -6,7 +6,7 @@ import time
 
 import dagster as dg
 
-from lakehouse.moma import hudi_tables
+from lakehouse.defs.moma.assets import hudi_table_assets
 from lakehouse.moma.resources import IngestOutcome, LocalHudiIngest
 from lakehouse.storage import LocalObjectStore
 
@@ -28,7 +28,7 @@ class SlowHudiIngest(LocalHudiIngest):
 
 
 defs = dg.Definitions(
-    assets=hudi_tables,
+    assets=hudi_table_assets,
     resources={
         "lake": LocalObjectStore(root=os.environ.get("SLOW_HUDI_LAKE", "lake")),
         "hudi": SlowHudiIngest(journal=os.environ.get("SLOW_HUDI_JOURNAL", "journal.txt")),

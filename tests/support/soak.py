@@ -388,7 +388,7 @@ class Soak:
         """Seconds from each CDC object's write to the completed Hudi commit whose checkpoint
         covers it (every commit seen while the system ran, archived since or not); and the
         objects no commit covers."""
-        from lakehouse.cdc.sensors import list_topic_objects
+        from lakehouse.defs.cdc.sensors import list_topic_objects
         from lakehouse.moma.hudi_tables import HUDI_TABLES
         from lakehouse.storage import LocalObjectStore
 

@@ -3,8 +3,8 @@
 import pytest
 from dagster import DagsterInstance, materialize
 
+from lakehouse.defs.tickit.assets import raw_tickit_data, tickit_dbt_models, tickit_external
 from lakehouse.resources import local_resources
-from lakehouse.tickit.assets import raw_tickit_data, tickit_dbt_models, tickit_external
 from lakehouse.tickit.generator import generate
 from lakehouse.tickit.raw_tables import TABLES, raw_key
 from lakehouse.warehouse import local_warehouse

@@ -2,11 +2,11 @@ import time
 
 import dagster as dg
 
+from lakehouse.defs.tickit.assets import tickit_dbt_models
+from lakehouse.defs.tickit.sensors import tickit_raw_files
 from lakehouse.storage import LocalObjectStore
-from lakehouse.tickit.assets import tickit_dbt_models
 from lakehouse.tickit.generator import generate, write
 from lakehouse.tickit.raw_tables import TABLES, raw_key
-from lakehouse.tickit.sensors import tickit_raw_files
 
 
 def tick(instance, lake):

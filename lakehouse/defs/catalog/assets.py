@@ -1,23 +1,34 @@
-"""Catalog sync assets: after each Hudi commit, the table is registered (or updated) in the
-environment's catalog and its partitions follow the table's live ones.
+"""The catalog's assets: after each Hudi commit the table is registered (or updated) in the
+environment's catalog and its partitions follow the table's live ones; the federated queries
+(lakehouse/catalog/federated.py) run over the catalog and land as `federated.<name>`.
 
-Resources: `lake` (where the tables live) and `catalog` (LocalCatalog: views in the warehouse
-DuckDB file; GlueCatalog: the Glue Data Catalog).
+Resources: `lake` (where the tables live), `catalog` (LocalCatalog: views in the warehouse;
+GlueCatalog: the Glue Data Catalog) and `query_engine` (DuckDB locally, Trino in AWS).
 """
 
+import io
+
 import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lakehouse.catalog.base import Catalog
+from lakehouse.catalog.query_engines import QueryEngine, QueryEngineError
+from lakehouse.catalog.federated import DATABASE, QUERIES, FederatedQuery, run_federated
 from lakehouse.catalog.hive import hive_ddl
 from lakehouse.catalog.hudi_sync import REALTIME, HudiState
-from lakehouse.catalog.spec import CatalogError
+from lakehouse.catalog.spec import CatalogError, Column
+from lakehouse.cdc.source_tables import ARTISTS, MOMA_SERVER
+from lakehouse.defs import OWNERS
+from lakehouse.defs.cdc.assets import raw_cdc_key
 from lakehouse.hudi import HudiError
 from lakehouse.moma.hudi_tables import HUDI_TABLES, HudiTableDef
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 
-OWNERS = ["team:data-platform"]
 GROUP = "catalog"
+PREVIEW_ROWS = 10
+RESULT_TYPES = {"string": pa.string(), "bigint": pa.int64()}  # Hive type -> Arrow, for results
 
 
 def catalog_key(table: HudiTableDef) -> dg.AssetKey:
@@ -94,3 +105,63 @@ def build_catalog_asset(table: HudiTableDef) -> dg.AssetsDefinition:
 
 
 catalog_assets = [build_catalog_asset(t) for t in HUDI_TABLES]
+
+
+# -- federated queries ----------------------------------------------------------------------
+
+
+def _table_def(qualified: str) -> HudiTableDef:
+    return next(t for t in HUDI_TABLES if t.qualified == qualified)
+
+
+def _markdown(columns: tuple[Column, ...], rows: list[tuple]) -> str:
+    head = "| " + " | ".join(c.name for c in columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join([head, rule, *body])
+
+
+def build_federated_asset(query: FederatedQuery) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey([DATABASE, query.name]),
+        deps=[raw_cdc_key(ARTISTS.topic(MOMA_SERVER))]
+        + [catalog_key(_table_def(t)) for t in query.lake_tables],
+        group_name=DATABASE,
+        owners=OWNERS,
+        kinds={"trino", "duckdb", "postgresql"},
+        retry_policy=NETWORK_RETRY,
+        description=query.description
+        + " Runs on Trino in AWS, on DuckDB locally (the live source through the postgres "
+        "extension, or the embedded replica derived from the raw CDC topics when "
+        "MOMA_SOURCE_DSN is unset).",
+    )
+    def _federated(query_engine: QueryEngine, lake: ObjectStore, catalog: Catalog):
+        try:
+            rows, source, sql = run_federated(query, query_engine, lake)
+        except (QueryEngineError, CatalogError) as e:
+            raise dg.Failure(f"{DATABASE}.{query.name}: {e}", allow_retries=False) from None
+        schema = pa.schema([(c.name, RESULT_TYPES[c.type]) for c in query.columns])
+        result = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
+                                      schema=schema)  # fmt: skip
+        buffer = io.BytesIO()
+        pq.write_table(result, buffer)
+        spec = query.spec(lake.root_uri)
+        key = f"{DATABASE}/{query.name}/{query.name}.parquet"
+        lake.put_bytes(key, buffer.getvalue())
+        catalog.sync_table(spec)
+        return dg.MaterializeResult(
+            metadata={
+                "row_count": len(rows),
+                "source": source,
+                "engine": type(query_engine).__name__,
+                "table": spec.qualified_name,
+                "uri": dg.MetadataValue.path(lake.uri(key)),
+                "sql": dg.MetadataValue.md(f"```sql\n{sql.strip()}\n```"),
+                "preview": dg.MetadataValue.md(_markdown(query.columns, rows[:PREVIEW_ROWS])),
+            }
+        )
+
+    return _federated
+
+
+federated_assets = [build_federated_asset(q) for q in QUERIES]

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 
-from lakehouse.cdc.assets import RAW_CDC_KEYS, RAW_CDC_TOPICS
 from lakehouse.cdc.sink import parse_object_key, topic_prefix
+from lakehouse.defs.cdc.assets import RAW_CDC_KEYS, RAW_CDC_TOPICS
 from lakehouse.run_policy import domain, waiting_runs
 from lakehouse.sensing import ObjectCursor, scan
 from lakehouse.storage import ObjectInfo, ObjectStore

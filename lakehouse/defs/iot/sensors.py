@@ -24,7 +24,7 @@ from collections import defaultdict
 
 import dagster as dg
 
-from lakehouse.iot.assets import MESSAGE_KEY, QUARANTINE_KEY, sensor_messages_raw
+from lakehouse.defs.iot.assets import MESSAGE_KEY, QUARANTINE_KEY, sensor_messages_raw
 from lakehouse.iot.landing import LANDING_PREFIX, PARTITION_FORMAT, hour_prefix, partition_of
 from lakehouse.iot.pipeline import loaded_by_bridge, partition_hour
 from lakehouse.run_policy import domain, waiting_runs

@@ -1,6 +1,8 @@
+"""The raw CDC capture job and its every-minute schedule."""
+
 import dagster as dg
 
-from lakehouse.cdc.assets import RAW_CDC_KEYS
+from lakehouse.defs.cdc.assets import RAW_CDC_KEYS
 from lakehouse.run_policy import domain, waiting_runs
 
 raw_cdc_capture_job = dg.define_asset_job(

@@ -10,8 +10,9 @@ import datetime as dt
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from lakehouse.dbt.assets import OWNERS, LayerTranslator, build_models
+from lakehouse.dbt.build import LayerTranslator, build_models
 from lakehouse.dbt.project import dbt_project
+from lakehouse.defs import OWNERS
 from lakehouse.iot import pipeline
 from lakehouse.iot.landing import PARTITION_FORMAT
 from lakehouse.iot.warehouse_tables import DIMENSIONS
@@ -33,9 +34,19 @@ MESSAGE_KEY = dg.AssetKey(["sensor", "message"])
 QUARANTINE_KEY = dg.AssetKey("sensor_messages_quarantine")
 
 
-def _failure(e: Exception) -> dg.Failure:
-    """Bad data or a missing upstream partition does not heal by retrying."""
-    return dg.Failure(str(e), allow_retries=False)
+def load_hour(load, context: dg.AssetExecutionContext, lake: ObjectStore, warehouse: Warehouse):
+    """One of the pipeline's loads of the run's hour; bad data or a missing upstream partition
+    does not heal by retrying."""
+    try:
+        return load(lake, warehouse, context.partition_key)
+    except pipeline.PipelineError as e:
+        raise dg.Failure(str(e), allow_retries=False) from None
+
+
+def table_metadata(relation: str, rows: int, uri: str, **more) -> dict:
+    """What every loaded warehouse table reports: its relation, rows and the files loaded."""
+    return {"relation": relation, "rows": rows, "dagster/row_count": rows,
+            "uri": dg.MetadataValue.path(uri), **more}  # fmt: skip
 
 
 @dg.asset(
@@ -70,66 +81,62 @@ def sensor_messages_raw(context: dg.AssetExecutionContext, lake: ObjectStore):
     )
 
 
+def warehouse_table(key: str | dg.AssetKey, description: str, **spec) -> dg.AssetSpec:
+    """A table of the warehouse that these Python steps load."""
+    kinds = {"python", "table"}
+    return dg.AssetSpec(
+        key, group_name="iot_warehouse", owners=OWNERS, kinds=kinds, description=description, **spec
+    )
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            "sensor_messages",
-            deps=[sensor_messages_raw],
-            partitions_def=HOURLY,
-            group_name="iot_warehouse",
-            owners=OWNERS,
-            kinds={"python", "table"},
-            description="iot.sensor_messages: every landed record typed and converted as the "
-            "original Lambda did (°F, inHg, colours scaled to 0-255), deduplicated by message "
-            "id (msg_id, or device and gateway read time) within the hour and against the "
-            "hours already loaded. Replaced per partition in one transaction.",
-        ),
-        dg.AssetSpec(
-            QUARANTINE_KEY,
-            deps=[sensor_messages_raw],
-            partitions_def=HOURLY,
-            group_name="iot_warehouse",
-            owners=OWNERS,
-            kinds={"python", "table"},
-            description="iot.sensor_messages_quarantine: the records of each hour that were "
-            "not loaded, with the reason (not JSON, missing field, wrong type, out of range, "
-            "timestamp before 2000 or in the future, duplicate message id) and the record.",
-        ),
+        warehouse_table(key, description, deps=[sensor_messages_raw], partitions_def=HOURLY)
+        for key, description in [
+            (
+                "sensor_messages",
+                "iot.sensor_messages: every landed record typed and converted as the original "
+                "Lambda did (°F, inHg, colours scaled to 0-255), deduplicated by message id "
+                "(msg_id, or device and gateway read time) within the hour and against the hours "
+                "already loaded. Replaced per partition in one transaction.",
+            ),
+            (
+                QUARANTINE_KEY,
+                "iot.sensor_messages_quarantine: the records of each hour that were not loaded, "
+                "with the reason (not JSON, missing field, wrong type, out of range, timestamp "
+                "before 2000 or in the future, duplicate message id) and the record.",
+            ),
+        ]
     ],
     retry_policy=NETWORK_RETRY,
     pool=POOL,
 )
 def sensor_messages(context: dg.AssetExecutionContext, lake: ObjectStore, warehouse: Warehouse):
-    try:
-        typed = pipeline.load_sensor_messages(lake, warehouse, context.partition_key)
-    except pipeline.PipelineError as e:
-        raise _failure(e) from None
+    typed = load_hour(pipeline.load_sensor_messages, context, lake, warehouse)
     yield dg.MaterializeResult(
         asset_key="sensor_messages",
-        metadata={
-            "partition": typed.partition,
-            "rows": typed.rows,
-            "dagster/row_count": typed.rows,
-            "files": typed.files,
-            "bytes": typed.bytes,
-            "devices": dg.MetadataValue.json(dict(sorted(typed.devices.items()))),
-            "quarantined": typed.quarantined,
-            "duplicates": typed.duplicates,
-            "relation": "iot.sensor_messages",
-            "uri": dg.MetadataValue.path(lake.uri(typed.typed_manifest)),
-        },
+        metadata=table_metadata(
+            "iot.sensor_messages",
+            typed.rows,
+            lake.uri(typed.typed_manifest),
+            partition=typed.partition,
+            files=typed.files,
+            bytes=typed.bytes,
+            devices=dg.MetadataValue.json(dict(sorted(typed.devices.items()))),
+            quarantined=typed.quarantined,
+            duplicates=typed.duplicates,
+        ),
     )
     yield dg.MaterializeResult(
         asset_key=QUARANTINE_KEY,
-        metadata={
-            "partition": typed.partition,
-            "rows": typed.quarantined,
-            "dagster/row_count": typed.quarantined,
-            "bytes": typed.quarantine_bytes,
-            "reasons": dg.MetadataValue.json(dict(sorted(typed.reasons.items()))),
-            "relation": "iot.sensor_messages_quarantine",
-            "uri": dg.MetadataValue.path(lake.uri(typed.quarantine_manifest)),
-        },
+        metadata=table_metadata(
+            "iot.sensor_messages_quarantine",
+            typed.quarantined,
+            lake.uri(typed.quarantine_manifest),
+            partition=typed.partition,
+            bytes=typed.quarantine_bytes,
+            reasons=dg.MetadataValue.json(dict(sorted(typed.reasons.items()))),
+        ),
     )
 
 
@@ -148,31 +155,24 @@ def sensor_messages(context: dg.AssetExecutionContext, lake: ObjectStore, wareho
     "MANIFEST GZIP JSON 'auto'; DuckDB: read_json of the same files).",
 )
 def message(context: dg.AssetExecutionContext, lake: ObjectStore, warehouse: Warehouse):
-    try:
-        loaded = pipeline.load_message(lake, warehouse, context.partition_key)
-    except pipeline.PipelineError as e:
-        raise _failure(e) from None
+    loaded = load_hour(pipeline.load_message, context, lake, warehouse)
     return dg.MaterializeResult(
-        metadata={
-            "partition": loaded.partition,
-            "rows": loaded.rows,
-            "dagster/row_count": loaded.rows,
-            "files": loaded.files,
-            "bytes": loaded.bytes,
-            "relation": "sensor.message",
-            "uri": dg.MetadataValue.path(lake.uri(loaded.manifest_key)),
-        }
+        metadata=table_metadata(
+            "sensor.message",
+            loaded.rows,
+            lake.uri(loaded.manifest_key),
+            partition=loaded.partition,
+            files=loaded.files,
+            bytes=loaded.bytes,
+        )
     )
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
+        warehouse_table(
             key,
-            group_name="iot_warehouse",
-            owners=OWNERS,
-            kinds={"python", "table"},
-            description=f"sensor.{name}: a dimension of the sensor star schema"
+            f"sensor.{name}: a dimension of the sensor star schema"
             + (" (the fact: one row per sensor x history event)" if name == "sensors" else "")
             + ", fully refreshed from the seed CSVs in lakehouse/iot/seeds/ (the reference rows "
             "plus the LoRa nodes registered in lora_nodes.csv), uploaded to "
@@ -188,14 +188,13 @@ def sensor_dimensions(lake: ObjectStore, warehouse: Warehouse):
     for name, key in DIMENSION_KEYS.items():
         yield dg.MaterializeResult(
             asset_key=key,
-            metadata={
-                "rows": loaded.rows[name],
-                "dagster/row_count": loaded.rows[name],
-                "files": 1,
-                "bytes": loaded.bytes[name],
-                "relation": f"sensor.{name}",
-                "uri": dg.MetadataValue.path(lake.uri(loaded.keys[name])),
-            },
+            metadata=table_metadata(
+                f"sensor.{name}",
+                loaded.rows[name],
+                lake.uri(loaded.keys[name]),
+                files=1,
+                bytes=loaded.bytes[name],
+            ),
         )
 
 
@@ -223,7 +222,7 @@ MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=
     select="tag:iot",
     retry_policy=NETWORK_RETRY,
     dagster_dbt_translator=LayerTranslator(
-        DBT_GROUPS, MARTS_AUTOMATION, freshness={"marts": MARTS_FRESHNESS}
+        DBT_GROUPS, OWNERS, MARTS_AUTOMATION, freshness={"marts": MARTS_FRESHNESS}
     ),
 )
 def iot_dbt_models(

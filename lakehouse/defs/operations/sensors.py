@@ -1,3 +1,5 @@
+"""The run-failure sensor: every failed run recorded in the lake (and sent to SNS in AWS)."""
+
 import datetime as dt
 
 import dagster as dg

@@ -1,11 +1,14 @@
+"""The sensor that re-stages the external tables and rebuilds the TICKIT models when raw files
+change."""
+
 import hashlib
 import json
 
 import dagster as dg
 
+from lakehouse.defs.tickit.assets import tickit_dbt_models
 from lakehouse.run_policy import domain, waiting_runs
 from lakehouse.storage import ObjectStore
-from lakehouse.tickit.assets import tickit_dbt_models
 from lakehouse.tickit.raw_tables import TABLES, raw_dir
 
 

@@ -1,5 +1,7 @@
-"""What every domain's dbt assets share: groups per layer folder, the lake's location as a dbt
-var, row counts, and which failures are worth retrying."""
+"""How the dbt models become assets and are built, shared by every domain's `@dbt_assets`
+(lakehouse/defs/tickit/assets.py, lakehouse/defs/iot/assets.py): groups per layer folder, the
+lake's location as a dbt var, `dbt build` streamed with row counts, and which failures are worth
+retrying."""
 
 import json
 import re
@@ -18,16 +20,16 @@ from dagster_dbt import DbtProject as DbtProjectDef
 from lakehouse.storage import ObjectStore
 from lakehouse.warehouse import Warehouse
 
-OWNERS = ["team:data-platform"]
-
 
 class LayerTranslator(DagsterDbtTranslator):
     """Puts each model in the group of its layer folder (`models/[<domain>/]<layer>/...`), with
-    that layer's freshness policy, which the daemon evaluates (`freshness: enabled`)."""
+    the owners and that layer's freshness policy, which the daemon evaluates (`freshness:
+    enabled`)."""
 
     def __init__(
         self,
         groups: Mapping[str, str],
+        owners: Sequence[str],
         automation_condition: dg.AutomationCondition
         | Mapping[str, dg.AutomationCondition]
         | None = None,
@@ -35,6 +37,7 @@ class LayerTranslator(DagsterDbtTranslator):
     ):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
         self.groups = dict(groups)
+        self.owners = list(owners)
         self.automation_condition = automation_condition
         self.freshness = dict(freshness or {})  # layer folder -> policy
 
@@ -64,7 +67,7 @@ class LayerTranslator(DagsterDbtTranslator):
             extra["automation_condition"] = condition
         if layer in self.freshness:
             extra["freshness_policy"] = self.freshness[layer]
-        return spec.replace_attributes(group_name=self.groups[layer], owners=OWNERS, **extra)
+        return spec.replace_attributes(group_name=self.groups[layer], owners=self.owners, **extra)
 
 
 def dbt_vars(lake: ObjectStore) -> list[str]:

@@ -5,10 +5,10 @@ import dagster as dg
 from lakehouse.cdc.resources import MomaSource
 from lakehouse.cdc.sink import topic_prefix
 from lakehouse.cdc.source_tables import MOMA_DATABASE, MOMA_SERVER, MOMA_TABLES, CdcError
+from lakehouse.defs import OWNERS
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 
-OWNERS = ["team:data-platform"]
 GROUP = "cdc_raw"
 RAW_CDC_TOPICS = [t.topic(MOMA_SERVER) for t in MOMA_TABLES.values()]
 

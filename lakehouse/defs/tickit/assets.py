@@ -6,8 +6,9 @@ import json
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from lakehouse.dbt.assets import OWNERS, LayerTranslator, build_models, dbt_vars, run_dbt
+from lakehouse.dbt.build import LayerTranslator, build_models, dbt_vars, run_dbt
 from lakehouse.dbt.project import dbt_project
+from lakehouse.defs import OWNERS
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 from lakehouse.tickit.generator import GeneratorError, generate
@@ -109,7 +110,9 @@ def tickit_external(context: dg.AssetExecutionContext, lake: ObjectStore, dbt: D
     project=dbt_project,
     select="tag:tickit",
     retry_policy=NETWORK_RETRY,
-    dagster_dbt_translator=LayerTranslator(DBT_GROUPS, freshness={"marts": MARTS_FRESHNESS}),
+    dagster_dbt_translator=LayerTranslator(
+        DBT_GROUPS, OWNERS, freshness={"marts": MARTS_FRESHNESS}
+    ),
 )
 def tickit_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: ObjectStore, warehouse: Warehouse

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from lakehouse.iot.assets import iot_dbt_models, sensor_dimensions
-from lakehouse.iot.sensors import PARTITION_ASSETS
+from lakehouse.defs.iot.assets import iot_dbt_models, sensor_dimensions
+from lakehouse.defs.iot.sensors import PARTITION_ASSETS
 from lakehouse.run_policy import domain
 
 iot_partition_job = dg.define_asset_job(

@@ -1,9 +1,9 @@
 """Checks on telemetry: the star schema's join grain and message-id uniqueness. (Freshness of
-the landing and the marts is their FreshnessPolicy, in lakehouse/iot/assets.py.)"""
+the landing and the marts is their FreshnessPolicy, in lakehouse/defs/iot/assets.py.)"""
 
 import dagster as dg
 
-from lakehouse.iot.assets import DIMENSION_KEYS
+from lakehouse.defs.iot.assets import DIMENSION_KEYS
 from lakehouse.warehouse import Warehouse
 
 

@@ -1,8 +1,10 @@
+"""The TICKIT models job and its daily schedule (LAKEHOUSE_TICKIT_MARTS_CRON moves it)."""
+
 import dagster as dg
 
+from lakehouse.defs.tickit.assets import tickit_dbt_models
 from lakehouse.run_policy import domain
 from lakehouse.settings import LakehouseConfigError, setting
-from lakehouse.tickit.assets import tickit_dbt_models
 
 tickit_models_job = dg.define_asset_job(
     "tickit_models_job",

@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from lakehouse.cdc.assets import raw_cdc_key
+from lakehouse.defs import OWNERS
+from lakehouse.defs.cdc.assets import raw_cdc_key
 from lakehouse.hudi import HudiError
 from lakehouse.moma.commits import last_ingest
 from lakehouse.moma.hudi_tables import HUDI_TABLES, ORDERING_FIELD, HudiTableDef
@@ -10,7 +11,6 @@ from lakehouse.moma.resources import HudiIngest
 from lakehouse.run_policy import NETWORK_RETRY
 from lakehouse.storage import ObjectStore
 
-OWNERS = ["team:data-platform"]
 LAYOUT_DESCRIPTIONS = {
     "COPY_ON_WRITE": "Copy-on-Write: every commit rewrites the affected Parquet base files, so "
     "readers only ever read Parquet.",
@@ -88,4 +88,4 @@ def build_hudi_asset(table: HudiTableDef) -> dg.AssetsDefinition:
     return _hudi_table
 
 
-hudi_tables = [build_hudi_asset(t) for t in HUDI_TABLES]
+hudi_table_assets = [build_hudi_asset(t) for t in HUDI_TABLES]
