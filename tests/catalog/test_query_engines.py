@@ -14,6 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from dagster_aws.s3 import S3Resource
 
+from lakehouse.catalog.federated import QUERIES, run_federated
+from lakehouse.catalog.glue import GlueCatalog
+from lakehouse.catalog.local import LocalCatalog
 from lakehouse.catalog.query_engines import (
     DuckDBEngine,
     QueryEngineError,
@@ -21,9 +24,6 @@ from lakehouse.catalog.query_engines import (
     to_dialect,
     trino_from_env,
 )
-from lakehouse.catalog.federated import QUERIES, run_federated
-from lakehouse.catalog.glue import GlueCatalog
-from lakehouse.catalog.local import LocalCatalog
 from lakehouse.catalog.replica import source_replica
 from lakehouse.cdc import source
 from lakehouse.cdc.generator import ChangeScript, generate_rows

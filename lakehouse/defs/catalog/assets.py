@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.catalog.base import Catalog
-from lakehouse.catalog.query_engines import QueryEngine, QueryEngineError
 from lakehouse.catalog.federated import DATABASE, QUERIES, FederatedQuery, run_federated
 from lakehouse.catalog.hive import hive_ddl
 from lakehouse.catalog.hudi_sync import REALTIME, HudiState
+from lakehouse.catalog.query_engines import QueryEngine, QueryEngineError
 from lakehouse.catalog.spec import CatalogError, Column
 from lakehouse.cdc.source_tables import ARTISTS, MOMA_SERVER
 from lakehouse.defs import OWNERS
