@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from lakehouse.dbt.project import dbt_project
-from lakehouse.dbt.resource import LakehouseDbtCliResource
+from lakehouse.dbt.resources import LakehouseDbtCliResource
 
 
 def blocked_on_its_log(pid: int) -> bool:
